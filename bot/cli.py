@@ -1,0 +1,141 @@
+"""Command line: `panelbot <command>` (also `python -m bot`); machine-readable with `--json`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from bot.errors import BotError
+from bot.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
+DEFAULT_EVAL_DIR = Path("../shared/eval")
+
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def print_json(data: object) -> None:
+    """Print data as UTF-8 JSON (Chinese kept readable)."""
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def ingest_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Build or refresh persona profiles from the sources."""
+    from bot.ingest.pipeline import ingest
+
+    report = ingest(settings.seeds_dir, settings.personas_dir, max_bytes=settings.max_source_bytes)
+    if args.json:
+        print_json(report.to_dict())
+    else:
+        print(
+            f"{report.sources} sources, {report.personas} personas, {report.quotes} quotes "
+            f"(+{len(report.added)} ~{len(report.changed)} -{len(report.removed)}) in {report.seconds:.1f}s"
+        )
+        for error in report.errors:
+            print(f"  ! {error}")
+    return 0
+
+
+def personas_command(args: argparse.Namespace, settings: Settings) -> int:
+    """List the personas."""
+    from bot.persona.registry import load_registry
+
+    registry = load_registry(settings)
+    rows = [
+        {
+            "id": p.id,
+            "name": p.name,
+            "title": p.title,
+            "org": p.org,
+            "sources": p.sources,
+            "quotes": len(p.quotes),
+        }
+        for p in registry
+    ]
+    if args.json:
+        print_json(rows)
+    else:
+        for row in rows:
+            print(f"{row['id']:<16} {row['name']:<6} {row['title']}  ({row['quotes']} quotes)")
+    return 0
+
+
+def quotes_command(args: argparse.Namespace, settings: Settings) -> int:
+    """List every attributed span, optionally of one persona."""
+    from bot.persona.registry import load_registry
+
+    registry = load_registry(settings)
+    personas = [registry.get(args.persona)] if args.persona else list(registry)
+    rows = [
+        {
+            "persona": p.id,
+            "name": p.name,
+            "source": q.source,
+            "start": q.start,
+            "end": q.end,
+            "kind": q.kind,
+            "text": q.text,
+        }
+        for p in personas
+        for q in p.quotes
+    ]
+    if args.json:
+        print_json(rows)
+    else:
+        for row in rows:
+            print(f"[{row['name']} {row['kind']} {row['source']}:{row['start']}-{row['end']}] {row['text']}")
+    return 0
+
+
+def eval_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Score the bot against gold labels."""
+    from bot.evaluation import run_eval
+
+    result = run_eval(settings, Path(args.file) if args.file else DEFAULT_EVAL_DIR)
+    print_json(result) if args.json else print(json.dumps(result, ensure_ascii=False, indent=1))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the argument parser with one sub-command per job."""
+    parser = argparse.ArgumentParser(
+        prog="panelbot", description="Personas that speak only with words they can prove."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def add(name: str, handler: Command, help_text: str) -> argparse.ArgumentParser:
+        command = sub.add_parser(name, help=help_text)
+        command.add_argument("--json", action="store_true", help="machine-readable output")
+        command.set_defaults(handler=handler)
+        return command
+
+    add("ingest", ingest_command, "build/refresh personas from seeds/")
+    add("personas", personas_command, "list personas")
+    add("quotes", quotes_command, "list attributed spans").add_argument(
+        "--persona", help="persona id, name or alias"
+    )
+    add("eval", eval_command, "quality metrics on an eval set").add_argument(
+        "file", nargs="?", help=f"eval directory or file (default {DEFAULT_EVAL_DIR})"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; errors become one clear line on stderr and exit status 1."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    handler: Command = args.handler
+    try:
+        return handler(args, get_settings())
+    except BotError as error:
+        logger.debug("command failed", exc_info=True)
+        print(f"panelbot: {error}", file=sys.stderr)
+        return 1

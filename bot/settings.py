@@ -1,0 +1,70 @@
+"""Settings: the only code that reads the environment or `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting of the bot; environment names are those of DESIGN.md §3.4."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # -- data ------------------------------------------------------------
+    data_dir: Path = Path("data")
+    """Where the index, the database and logs live."""
+    seeds_dir: Path = Path("seeds")
+    """Source documents and their manifest `sources.yaml`."""
+    personas_dir: Path = Path("personas")
+    """Persona profiles, one YAML file each."""
+    max_source_bytes: int = 5_000_000
+    """Larger source files are rejected."""
+
+    # -- telegram --------------------------------------------------------
+    telegram_token: SecretStr = SecretStr("")
+    telegram_base_url: str = "https://api.telegram.org/bot"
+    telegram_base_file_url: str = "https://api.telegram.org/file/bot"
+    telegram_admin_ids: Annotated[frozenset[int], NoDecode] = frozenset()
+    """Telegram user ids allowed to run admin commands."""
+    telegram_webhook_url: str = ""
+    telegram_webhook_secret: SecretStr = SecretStr("")
+
+    # -- wechat ----------------------------------------------------------
+    wechat_token: SecretStr = SecretStr("")
+    wechat_app_id: str = ""
+    wechat_aes_key: SecretStr = SecretStr("")
+
+    # -- llm -------------------------------------------------------------
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: SecretStr = SecretStr("")
+
+    # -- stores ----------------------------------------------------------
+    chroma_host: str = ""
+    chroma_port: int = Field(default=8000)
+    database_url: str = ""
+    """Chat state store; empty means SQLite under `data_dir`."""
+
+    @field_validator("telegram_admin_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        """Accept a comma-separated string of ids."""
+        if isinstance(value, str):
+            return frozenset(int(part) for part in value.replace(" ", "").split(",") if part)
+        return value
+
+    @property
+    def llm_enabled(self) -> bool:
+        """Whether an OpenAI-compatible endpoint is configured."""
+        return bool(self.llm_base_url and self.llm_model)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once."""
+    return Settings()
