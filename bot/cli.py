@@ -91,6 +91,23 @@ def quotes_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def ask_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Ask a question; the right personas answer with citations."""
+    from bot.panel import Panel
+
+    result = Panel.open(settings).ask(args.question, persona_ids=args.persona or ())
+    if args.json:
+        print_json(result.to_dict())
+        return 0
+    if result.message:
+        print(result.message)
+    for answer in result.answers:
+        print(f"\n【{answer.name}】\n{answer.text}")
+        for c in answer.citations:
+            print(f"  [{c.n}] {c.source}:{c.start}-{c.end} ({c.kind})")
+    return 0
+
+
 def eval_command(args: argparse.Namespace, settings: Settings) -> int:
     """Score the bot against gold labels."""
     from bot.evaluation import run_eval
@@ -119,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     add("quotes", quotes_command, "list attributed spans").add_argument(
         "--persona", help="persona id, name or alias"
     )
+    ask = add("ask", ask_command, "ask a question")
+    ask.add_argument("question")
+    ask.add_argument("--persona", action="append", help="persona id, name or alias (repeatable)")
     add("eval", eval_command, "quality metrics on an eval set").add_argument(
         "file", nargs="?", help=f"eval directory or file (default {DEFAULT_EVAL_DIR})"
     )

@@ -4,19 +4,18 @@ from pathlib import Path
 import pytest
 
 from bot.errors import SourceError
-from bot.evaluation import (
+from bot.evaluation.attribution import format_attribution, score_attribution
+from bot.evaluation.gold import (
     GoldLine,
     GoldPerson,
-    format_attribution,
     line_spans,
     load_gold_debates,
     load_gold_people,
     load_gold_questions,
     load_gold_speakers,
-    score_attribution,
 )
 
-SHARED_EVAL = Path("/work/shared/eval")
+SHARED_EVAL = Path(__file__).resolve().parents[2] / "shared" / "eval"
 SOURCE = "000_test"
 TEXT = (
     "\n".join(

@@ -58,7 +58,9 @@ def test_curated_fields_survive_reingest(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
     ingest(seeds, tmp_path / "personas", max_bytes=MAX_BYTES)
-    (persona,) = [p for p in load_personas(tmp_path / "personas", texts=texts_of(seeds)) if p.name == "钱文静"]
+    (persona,) = [
+        p for p in load_personas(tmp_path / "personas", texts=texts_of(seeds)) if p.name == "钱文静"
+    ]
     assert persona.bio == "手写的简介。"
     assert persona.aliases[:2] == ["文静", "钱总"]
     assert persona.topics != ["过时的话题"]

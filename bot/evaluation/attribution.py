@@ -1,8 +1,7 @@
-"""Measure attributed spans against the line-level gold labels of an evaluation set.
+"""Attribution scores: attributed spans measured against the line-level gold labels.
 
-Gold line numbers are ``cat -n`` numbers (1-based, lines split at newlines); gold files are named
-``<source id>.txt``. A span's characters are judged by the label of the line they fall on; only
-non-whitespace characters count, and each character counts once per (person, kind).
+A span's characters are judged by the label of the line they fall on; only non-whitespace
+characters count, and each character counts once per (person, kind).
 """
 
 from __future__ import annotations
@@ -10,68 +9,23 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TypeVar
 
-import yaml
-
-from bot.errors import ConfigError, SourceError
-
-if TYPE_CHECKING:
-    from bot.settings import Settings
+from bot.errors import SourceError
+from bot.evaluation.gold import GoldLine, GoldPerson, line_spans
 
 T = TypeVar("T")
-Ref = tuple[str, int]
-"""A gold line: (source id, ``cat -n`` line number)."""
+
 
 ROLES = frozenset({"blank", "boilerplate", "interviewer", "narrator"})
 """Speaker labels that name a role rather than a person."""
+
+
 FORBIDDEN = ("boilerplate", "interviewer", "narrator", "paraphrase_as_direct")
 """Rules whose broken characters are counted and listed as violations."""
+
+
 MAX_VIOLATIONS = 20
-
-
-@dataclass(frozen=True)
-class GoldLine:
-    """Who speaks on one line of a source."""
-
-    source: str
-    line: int
-    speaker: str  # a person's name, or one of ROLES
-    reported: tuple[str, ...] = ()  # people whose views a narrator line paraphrases
-    quoted: tuple[str, ...] = ()  # people whose “quoted” words a narrator or title line carries
-
-
-@dataclass(frozen=True)
-class GoldPerson:
-    """Someone who states views in the gold sources."""
-
-    name: str
-    sources: tuple[str, ...]
-    direct_lines: int
-
-
-@dataclass(frozen=True)
-class GoldQuestion:
-    """A user question with the personas that should answer it."""
-
-    id: str
-    kind: str  # single | multi | named | who_said | out_of_scope
-    question: str
-    expected_personas: tuple[str, ...]
-    best: str | None
-    supporting: tuple[Ref, ...]
-
-
-@dataclass(frozen=True)
-class GoldDebate:
-    """A contested proposition with the people on each side."""
-
-    id: str
-    proposition: str
-    pro: tuple[str, ...]
-    con: tuple[str, ...]
-    refs: Mapping[str, tuple[Ref, ...]]  # name -> lines stating that person's side
 
 
 @dataclass(frozen=True)
@@ -163,75 +117,6 @@ class AttributionScore:
             "missing": list(self.missing),
             "spurious": list(self.spurious),
         }
-
-
-def load_gold_speakers(eval_dir: Path) -> list[GoldLine]:
-    """Read ``speakers.yaml``; ``reported``/``quoted`` may be a name or a list of names."""
-    return [
-        GoldLine(
-            source=Path(row["file"]).stem,
-            line=int(row["line"]),
-            speaker=str(row["speaker"]),
-            reported=_names(row.get("reported")),
-            quoted=_names(row.get("quoted")),
-        )
-        for row in _read(eval_dir / "speakers.yaml", "lines")
-    ]
-
-
-def load_gold_people(eval_dir: Path) -> list[GoldPerson]:
-    """Read the people who state views from ``people.yaml`` (not those only mentioned)."""
-    return [
-        GoldPerson(
-            name=str(row["name"]),
-            sources=tuple(Path(f).stem for f in row.get("files") or ()),
-            direct_lines=int(row.get("direct_lines") or 0),
-        )
-        for row in _read(eval_dir / "people.yaml", "people")
-    ]
-
-
-def load_gold_questions(eval_dir: Path) -> list[GoldQuestion]:
-    """Read ``questions.yaml``."""
-    return [
-        GoldQuestion(
-            id=str(row["id"]),
-            kind=str(row["kind"]),
-            question=str(row["question"]),
-            expected_personas=_names(row.get("expected_personas")),
-            best=None if row.get("best") is None else str(row["best"]),
-            supporting=tuple(_ref(r) for r in row.get("supporting") or ()),
-        )
-        for row in _read(eval_dir / "questions.yaml", "questions")
-    ]
-
-
-def load_gold_debates(eval_dir: Path) -> list[GoldDebate]:
-    """Read ``debates.yaml``; ``refs`` covers the people on the pro and con sides."""
-    debates = []
-    for row in _read(eval_dir / "debates.yaml", "debates"):
-        pro, con = list(row.get("pro") or ()), list(row.get("con") or ())
-        debates.append(
-            GoldDebate(
-                id=str(row["id"]),
-                proposition=str(row["proposition"]),
-                pro=tuple(str(p["name"]) for p in pro),
-                con=tuple(str(p["name"]) for p in con),
-                refs={str(p["name"]): tuple(_ref(r) for r in p.get("refs") or ()) for p in pro + con},
-            )
-        )
-    return debates
-
-
-def line_spans(text: str) -> list[tuple[int, int]]:
-    """Return the ``(start, end)`` of each line, newline excluded, numbered as ``cat -n`` numbers them."""
-    spans, start = [], 0
-    for line in text.split("\n"):
-        spans.append((start, start + len(line)))
-        start += len(line) + 1
-    if len(spans) > 1 and text.endswith("\n"):
-        spans.pop()  # cat -n numbers no line after a final newline
-    return spans
 
 
 def score_attribution(
@@ -349,21 +234,6 @@ def _line_chars(source: str, texts: Mapping[str, str]) -> list[list[int]]:
     return [[i for i in range(start, end) if not text[i].isspace()] for start, end in line_spans(text)]
 
 
-def _read(path: Path, key: str) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        data = yaml.safe_load(handle) or {}
-    return list(data.get(key) or ())
-
-
-def _names(value: Any) -> tuple[str, ...]:
-    return (value,) if isinstance(value, str) else tuple(str(v) for v in value or ())
-
-
-def _ref(value: str) -> Ref:
-    file, _, line = str(value).rpartition(":")
-    return Path(file).stem, int(line)
-
-
 def _get(span: Mapping[str, object], key: str, kind: type[T]) -> T:
     value = span[key]
     if not isinstance(value, kind):
@@ -386,32 +256,3 @@ def _round(value: float | None) -> float | None:
 
 def _show(value: float | None) -> str:
     return "-" if value is None else f"{value:.4f}"
-
-
-def run_eval(settings: Settings, path: Path) -> dict[str, Any]:
-    """Score the committed personas against the gold set in `path` (a directory or one of its files)."""
-    from bot.ingest.sources import load_sources
-    from bot.persona.registry import PersonaRegistry
-
-    eval_dir = path if path.is_dir() else path.parent
-    if not (eval_dir / "speakers.yaml").exists():
-        raise ConfigError(f"no evaluation set at {eval_dir}", user_message=f"找不到评测集：{eval_dir}")
-    texts = {
-        s.id: s.text for s in load_sources(settings.seeds_dir, max_bytes=settings.max_source_bytes).sources
-    }
-    registry = PersonaRegistry.from_directory(settings.personas_dir, texts=texts)
-    spans = [
-        {
-            "persona": p.id,
-            "name": p.name,
-            "source": q.source,
-            "start": q.start,
-            "end": q.end,
-            "kind": q.kind,
-            "text": q.text,
-        }
-        for p in registry
-        for q in p.quotes
-    ]
-    score = score_attribution(spans, texts, load_gold_speakers(eval_dir), people=load_gold_people(eval_dir))
-    return {"attribution": score.to_dict()}

@@ -1,0 +1,148 @@
+"""The passage index: Chroma vectors plus a jieba BM25, built incrementally and swapped atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import chromadb
+from chromadb.api import ClientAPI
+from chromadb.config import Settings as ChromaSettings
+from langchain_core.embeddings import Embeddings
+from rank_bm25 import BM25Okapi
+
+from bot.errors import RetrievalError
+from bot.retrieval.passage import Passage
+from bot.retrieval.tokenize import tokenize
+
+logger = logging.getLogger(__name__)
+PREFIX = "passages-"
+
+
+def chroma_client(*, data_dir: Path, host: str = "", port: int = 8000) -> ClientAPI:
+    """Open Chroma: a server when `host` is set, else the embedded store under `data_dir`."""
+    settings = ChromaSettings(anonymized_telemetry=False)
+    try:
+        if host:
+            return chromadb.HttpClient(host=host, port=port, settings=settings)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(data_dir / "chroma"), settings=settings)
+    except Exception as exc:  # chroma raises many kinds; one clear error for the caller
+        raise RetrievalError(
+            f"cannot open Chroma: {exc}", user_message="检索库无法打开，请联系管理员。"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One built generation of the index: its passages, their Chroma collection and BM25."""
+
+    name: str
+    passages: tuple[Passage, ...]
+    bm25: BM25Okapi | None
+    embedded: int
+    """How many passages had to be embedded to build it (0 when nothing changed)."""
+    positions: dict[str, int]
+    """Passage id → position in `passages`."""
+
+
+class PassageIndex:
+    """Hybrid index over all passages; `build` makes a new generation and swaps it in when complete."""
+
+    def __init__(self, client: ClientAPI, *, embedder: Embeddings) -> None:
+        self._client, self._embedder = client, embedder
+        self._snapshot: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The generation currently serving."""
+        if self._snapshot is None:
+            raise RetrievalError(
+                "the index has not been built", user_message="索引尚未建立，请先运行 ingest。"
+            )
+        return self._snapshot
+
+    def build(self, passages: Sequence[Passage]) -> Snapshot:
+        """Build (or reuse) the generation for these passages and swap it in; returns it.
+
+        Vectors of passages whose content hash is already stored in any generation are copied,
+        not recomputed, so re-indexing unchanged sources embeds nothing.
+        """
+        with self._lock:
+            name = PREFIX + _fingerprint(passages)
+            existing = {c.name for c in self._client.list_collections()}
+            embedded = 0 if name in existing else self._create(name, passages, existing)
+            collection = self._client.get_collection(name)
+            if collection.count() != len(passages):
+                raise RetrievalError(
+                    f"collection {name} is incomplete", user_message="索引不完整，请重新加载。"
+                )
+            tokens = [tokenize(p.text) for p in passages]
+            bm25 = BM25Okapi(tokens) if passages else None
+            positions = {p.id: i for i, p in enumerate(passages)}
+            self._snapshot = Snapshot(name, tuple(passages), bm25, embedded, positions)
+            for old in existing - {name}:
+                if old.startswith(PREFIX):
+                    self._client.delete_collection(old)
+            return self._snapshot
+
+    def _create(self, name: str, passages: Sequence[Passage], existing: set[str]) -> int:
+        """Create a generation, reusing stored vectors by content hash; return how many were embedded."""
+        known: dict[str, list[float]] = {}
+        for old in existing:
+            if old.startswith(PREFIX):
+                got = self._client.get_collection(old).get(include=["metadatas", "embeddings"])
+                for meta, vector in zip(got["metadatas"] or [], got["embeddings"] or [], strict=True):
+                    known[str(meta["hash"])] = [float(x) for x in vector]
+        fresh = [p for p in passages if p.content_hash not in known]
+        for passage, vector in zip(
+            fresh, self._embedder.embed_documents([p.text for p in fresh]), strict=True
+        ):
+            known[passage.content_hash] = vector
+        temp = f"{name}-building"
+        if temp in existing:
+            self._client.delete_collection(temp)
+        collection = self._client.create_collection(
+            temp, embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+        for start in range(0, len(passages), 1000):
+            batch = passages[start : start + 1000]
+            collection.add(
+                ids=[p.id for p in batch],
+                embeddings=[known[p.content_hash] for p in batch],  # type: ignore[arg-type]
+                metadatas=[{"persona": p.persona_id, "hash": p.content_hash} for p in batch],
+            )
+        collection.modify(name=name)
+        logger.info("built %s: %d passages, %d embedded", name, len(passages), len(fresh))
+        return len(fresh)
+
+    def dense(
+        self, vector: list[float], *, top_k: int, personas: Sequence[str] = ()
+    ) -> list[tuple[int, float]]:
+        """Return (passage position, cosine similarity) of the nearest passages."""
+        snapshot = self.snapshot
+        if not snapshot.passages:
+            return []
+        where = {"persona": {"$in": list(personas)}} if personas else None
+        result = self._client.get_collection(snapshot.name).query(
+            query_embeddings=[vector],  # type: ignore[arg-type]
+            n_results=min(top_k, len(snapshot.passages)),
+            where=where,  # type: ignore[arg-type]
+            include=["distances"],
+        )
+        ids, distances = result["ids"][0], (result["distances"] or [[]])[0]
+        return [(snapshot.positions[i], 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
+
+
+def _fingerprint(passages: Sequence[Passage]) -> str:
+    """A short hash of the whole passage set: equal sets share one generation."""
+    digest = hashlib.sha1()
+    for passage in passages:
+        digest.update(passage.id.encode())
+        digest.update(passage.content_hash.encode())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,148 @@
+"""Routing: decide which personas should answer a question, or that nobody addressed it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from bot.ingest.span import SpeechRole
+from bot.persona.profile import Persona
+from bot.persona.registry import PersonaRegistry
+from bot.retrieval.passage import Hit
+from bot.retrieval.search import SYNONYMS, Retriever
+from bot.retrieval.tokenize import tokenize
+
+RouteKind = Literal["named", "who_said", "relevance", "none"]
+ALL_ROLES: tuple[SpeechRole, ...] = ("view", "question", "relayed")
+_WHO = re.compile(
+    r"谁说|是谁|谁提出|谁讲|谁提到|谁认为|谁觉得|谁拿|谁用|出自谁|谁的(?:话|观点|说法)|哪位.{0,12}(?:说|提|讲|认为)"
+)
+_QUOTED = re.compile(r"[“\"「『]([^”\"」』]{4,})[”\"」』]")
+_MULTI = re.compile(
+    r"大家|各位|几位|他们|哪些人|分别|一致|各自|不同(?:看法|观点)|都怎么看|都是怎么|有哪些人|谁和谁|对比"
+)
+_WHO_WORDS = re.compile(
+    r"这句话|这个说法|这种说法|这话|是谁说的|谁说的|是谁|谁说|谁提出来的|谁提出|的\?|？|\?"
+)
+
+MIN_COVERAGE = 0.34
+"""Share of the question's content words a persona's best passages must contain…"""
+MIN_COSINE = 0.45
+"""…unless their meaning is this close (cosine of sentence embeddings)."""
+MULTI_SHARE = 0.55
+"""In a question to several people, personas scoring this share of the best one also answer."""
+CLOSE_SHARE = 0.85
+"""Otherwise a second persona answers only when this close to the best one."""
+MAX_ROUTED = 6
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """How well one persona's passages match the question."""
+
+    persona: Persona
+    hits: tuple[Hit, ...]
+    coverage: float
+    cosine: float
+
+    @property
+    def score(self) -> float:
+        """One relevance figure: word coverage and meaning, best hit counted (not a sum)."""
+        return 0.6 * self.coverage + 0.4 * max(0.0, self.cosine)
+
+    @property
+    def relevant(self) -> bool:
+        """Whether this persona actually addressed the question."""
+        return self.coverage >= MIN_COVERAGE or self.cosine >= MIN_COSINE
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Who answers, with the evidence behind each, best first."""
+
+    kind: RouteKind
+    chosen: tuple[Evidence, ...] = ()
+    declined: tuple[Persona, ...] = field(default_factory=tuple)
+    """Personas named in the question who said nothing about it."""
+
+
+def content_terms(question: str, registry: PersonaRegistry) -> list[str]:
+    """The question's words that carry its topic (names of personas and question words left out)."""
+    names = {n.lower() for p in registry for n in (p.name, *p.aliases, p.id)}
+    return [
+        t
+        for t in dict.fromkeys(tokenize(question))
+        if t not in names and len(t) >= 2 or t.isascii() and t.isalnum()
+    ]
+
+
+def coverage(terms: Sequence[str], hits: Sequence[Hit]) -> float:
+    """Share of `terms` found (as written or as a usual synonym) in the text of `hits`."""
+    if not terms:
+        return 0.0
+    text = "".join(h.passage.text for h in hits).lower()
+    found = sum(1 for t in terms if t in text or any(s in text for s in SYNONYMS.get(t, ())))
+    return found / len(terms)
+
+
+def evidence(persona: Persona, hits: Sequence[Hit], terms: Sequence[str]) -> Evidence:
+    """Summarise one persona's best hits."""
+    best = tuple(sorted(hits, key=lambda h: -h.score)[:3])
+    return Evidence(persona, best, coverage(terms, best), max((h.dense for h in best), default=0.0))
+
+
+def route(
+    question: str, registry: PersonaRegistry, retriever: Retriever, *, named: Sequence[Persona] = ()
+) -> Routing:
+    """Route a question: explicit names first, then “who said”, then relevance; refuse when nobody fits."""
+    terms = content_terms(question, registry)
+    mentioned = list(named) or registry.find_mentions(question)
+    if _WHO.search(question):
+        return who_said(question, registry, retriever)
+    if mentioned:
+        found = [evidence(p, retriever.search(question, personas=[p.id], top_k=6), terms) for p in mentioned]
+        chosen = tuple(e for e in found if e.relevant)
+        declined = tuple(e.persona for e in found if not e.relevant)
+        return Routing("named" if chosen else "none", chosen, declined)
+    hits = retriever.search(question, top_k=80)
+    by_persona: dict[str, list[Hit]] = {}
+    for hit in hits:
+        by_persona.setdefault(hit.passage.persona_id, []).append(hit)
+    ranked = sorted(
+        (evidence(registry.get(pid), items, terms) for pid, items in by_persona.items()),
+        key=lambda e: (-e.score, e.persona.id),
+    )
+    ranked = [e for e in ranked if e.relevant]
+    if not ranked:
+        return Routing("none")
+    share = MULTI_SHARE if _MULTI.search(question) else CLOSE_SHARE
+    chosen = tuple(e for e in ranked if e.score >= share * ranked[0].score)[:MAX_ROUTED]
+    return Routing("relevance", chosen)
+
+
+def who_said(question: str, registry: PersonaRegistry, retriever: Retriever) -> Routing:
+    """Find who said a phrase: an exact match of the quoted fragment first, else the closest passage."""
+    quoted = _QUOTED.search(question)
+    fragment = quoted.group(1) if quoted else _WHO_WORDS.sub("", question)
+    needle = _normalise(fragment)
+    exact: dict[str, list[Hit]] = {}
+    if len(needle) >= 4:
+        for hit in retriever.search(fragment, top_k=40, roles=ALL_ROLES):
+            if needle in _normalise(hit.passage.text):
+                exact.setdefault(hit.passage.persona_id, []).append(hit)
+    terms = content_terms(fragment, registry)
+    if exact:
+        found = [evidence(registry.get(pid), hits, terms) for pid, hits in exact.items()]
+        return Routing("who_said", tuple(sorted(found, key=lambda e: -e.score)))
+    hits = retriever.search(fragment, top_k=10, roles=ALL_ROLES)
+    if not hits:
+        return Routing("none")
+    best = evidence(registry.get(hits[0].passage.persona_id), [hits[0]], terms)
+    return Routing("who_said", (best,)) if best.relevant else Routing("none")
+
+
+def _normalise(text: str) -> str:
+    """Drop punctuation and spaces so `a,b` matches `a，b`."""
+    return re.sub(r"[\W_]+", "", text).lower()
