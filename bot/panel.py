@@ -33,10 +33,17 @@ class Panel:
     index: PassageIndex
     retriever: HybridRetriever
     composer: Composer
+    embedder: UseEmbeddings
 
     @classmethod
-    def open(cls, settings: Settings, *, embedder: UseEmbeddings | None = None) -> Panel:
-        """Load sources and verified personas, then build (or reuse) the index."""
+    def open(cls, settings: Settings, *, embedder: UseEmbeddings | None = None, prune: bool = True) -> Panel:
+        """Load sources and verified personas, then build (or reuse) the index.
+
+        Args:
+            settings: where sources, personas and the index live.
+            embedder: a warm embedder to reuse (a reload passes the serving one).
+            prune: delete older index generations; a reload passes False and prunes after its swap.
+        """
         loaded = load_sources(settings.seeds_dir, max_bytes=settings.max_source_bytes)
         sources = {s.id: s for s in loaded.sources}
         registry = PersonaRegistry.from_directory(
@@ -50,8 +57,10 @@ class Panel:
         )
         index = PassageIndex(client, embedder=embedder)
         index.build(list(passages_of(registry)))
+        if prune:
+            index.prune()
         composer = _composer(settings, sources)
-        return cls(registry, sources, index, HybridRetriever(index, embedder), composer)
+        return cls(registry, sources, index, HybridRetriever(index, embedder), composer, embedder)
 
     def ask(self, question: str, *, persona_ids: Sequence[str] = ()) -> AskResult:
         """Answer a question: route it, then let each routed persona answer from its own passages."""

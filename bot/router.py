@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -12,7 +12,7 @@ from bot.persona.profile import Persona
 from bot.persona.registry import PersonaRegistry
 from bot.retrieval.passage import Hit
 from bot.retrieval.search import SYNONYMS, Retriever
-from bot.retrieval.tokenize import tokenize
+from bot.retrieval.tokenize import bigrams, tokenize
 
 RouteKind = Literal["named", "who_said", "relevance", "none"]
 ALL_ROLES: tuple[SpeechRole, ...] = ("view", "question", "relayed")
@@ -27,15 +27,14 @@ _WHO_WORDS = re.compile(
     r"这句话|这个说法|这种说法|这话|是谁说的|谁说的|是谁|谁说|谁提出来的|谁提出|的\?|？|\?"
 )
 
-MIN_COVERAGE = 0.34
-"""Share of the question's content words a persona's best passages must contain…"""
-MIN_COSINE = 0.45
-"""…unless their meaning is this close (cosine of sentence embeddings)."""
-MULTI_SHARE = 0.55
-"""In a question to several people, personas scoring this share of the best one also answer."""
-CLOSE_SHARE = 0.85
-"""Otherwise a second persona answers only when this close to the best one."""
-MAX_ROUTED = 6
+RELEVANT = ((0.40, 0.0), (0.0, 0.50), (0.20, 0.35))
+"""(coverage, cosine) floors: a persona addressed the question when it clears any pair. Coverage is the
+IDF-weighted share of the question's words in its best passages; cosine is the meaning similarity of
+sentence embeddings. Neither alone separates paraphrased questions from unrelated ones."""
+MULTI_SHARE, MULTI_MAX = 0.5, 8
+"""A question to several people (`大家怎么看`) is answered by every relevant persona this close to the best."""
+CLOSE_SHARE, CLOSE_MAX = 0.6, 3
+"""Otherwise a second or third persona answers only when this close to the best one."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ class Evidence:
     @property
     def relevant(self) -> bool:
         """Whether this persona actually addressed the question."""
-        return self.coverage >= MIN_COVERAGE or self.cosine >= MIN_COSINE
+        return any(self.coverage >= cov and self.cosine >= cos for cov, cos in RELEVANT)
 
 
 @dataclass(frozen=True)
@@ -78,19 +77,33 @@ def content_terms(question: str, registry: PersonaRegistry) -> list[str]:
     ]
 
 
-def coverage(terms: Sequence[str], hits: Sequence[Hit]) -> float:
-    """Share of `terms` found (as written or as a usual synonym) in the text of `hits`."""
+def coverage(terms: Sequence[str], hits: Sequence[Hit], idf: Callable[[str], float]) -> float:
+    """IDF-weighted share of `terms` found in the text of `hits`.
+
+    A term counts fully when it (or a usual synonym) occurs; a longer term whose words are
+    segmented differently counts for half the share of its character bigrams that occur.
+    """
     if not terms:
         return 0.0
     text = "".join(h.passage.text for h in hits).lower()
-    found = sum(1 for t in terms if t in text or any(s in text for s in SYNONYMS.get(t, ())))
-    return found / len(terms)
+    total = found = 0.0
+    for term in terms:
+        weight = idf(term)
+        total += weight
+        if term in text or any(s in text for s in SYNONYMS.get(term, ())):
+            found += weight
+        elif len(term) >= 3:
+            pairs = bigrams(term)
+            found += weight * 0.5 * sum(p in text for p in pairs) / max(1, len(pairs))
+    return found / total
 
 
-def evidence(persona: Persona, hits: Sequence[Hit], terms: Sequence[str]) -> Evidence:
+def evidence(
+    persona: Persona, hits: Sequence[Hit], terms: Sequence[str], idf: Callable[[str], float]
+) -> Evidence:
     """Summarise one persona's best hits."""
     best = tuple(sorted(hits, key=lambda h: -h.score)[:3])
-    return Evidence(persona, best, coverage(terms, best), max((h.dense for h in best), default=0.0))
+    return Evidence(persona, best, coverage(terms, best, idf), max((h.dense for h in best), default=0.0))
 
 
 def route(
@@ -102,7 +115,10 @@ def route(
     if _WHO.search(question):
         return who_said(question, registry, retriever)
     if mentioned:
-        found = [evidence(p, retriever.search(question, personas=[p.id], top_k=6), terms) for p in mentioned]
+        found = [
+            evidence(p, retriever.search(question, personas=[p.id], top_k=6), terms, retriever.idf)
+            for p in mentioned
+        ]
         chosen = tuple(e for e in found if e.relevant)
         declined = tuple(e.persona for e in found if not e.relevant)
         return Routing("named" if chosen else "none", chosen, declined)
@@ -111,14 +127,14 @@ def route(
     for hit in hits:
         by_persona.setdefault(hit.passage.persona_id, []).append(hit)
     ranked = sorted(
-        (evidence(registry.get(pid), items, terms) for pid, items in by_persona.items()),
+        (evidence(registry.get(pid), items, terms, retriever.idf) for pid, items in by_persona.items()),
         key=lambda e: (-e.score, e.persona.id),
     )
     ranked = [e for e in ranked if e.relevant]
     if not ranked:
         return Routing("none")
-    share = MULTI_SHARE if _MULTI.search(question) else CLOSE_SHARE
-    chosen = tuple(e for e in ranked if e.score >= share * ranked[0].score)[:MAX_ROUTED]
+    share, most = (MULTI_SHARE, MULTI_MAX) if _MULTI.search(question) else (CLOSE_SHARE, CLOSE_MAX)
+    chosen = tuple(e for e in ranked if e.score >= share * ranked[0].score)[:most]
     return Routing("relevance", chosen)
 
 
@@ -134,12 +150,12 @@ def who_said(question: str, registry: PersonaRegistry, retriever: Retriever) -> 
                 exact.setdefault(hit.passage.persona_id, []).append(hit)
     terms = content_terms(fragment, registry)
     if exact:
-        found = [evidence(registry.get(pid), hits, terms) for pid, hits in exact.items()]
+        found = [evidence(registry.get(pid), hits, terms, retriever.idf) for pid, hits in exact.items()]
         return Routing("who_said", tuple(sorted(found, key=lambda e: -e.score)))
     hits = retriever.search(fragment, top_k=10, roles=ALL_ROLES)
     if not hits:
         return Routing("none")
-    best = evidence(registry.get(hits[0].passage.persona_id), [hits[0]], terms)
+    best = evidence(registry.get(hits[0].passage.persona_id), [hits[0]], terms, retriever.idf)
     return Routing("who_said", (best,)) if best.relevant else Routing("none")
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +19,7 @@ from rank_bm25 import BM25Okapi
 
 from bot.errors import RetrievalError
 from bot.retrieval.passage import Passage
-from bot.retrieval.tokenize import tokenize
+from bot.retrieval.tokenize import search_terms
 
 logger = logging.getLogger(__name__)
 PREFIX = "passages-"
@@ -48,13 +50,25 @@ class Snapshot:
     """How many passages had to be embedded to build it (0 when nothing changed)."""
     positions: dict[str, int]
     """Passage id → position in `passages`."""
+    frequency: dict[str, int]
+    """Term → how many passages hold it."""
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of a term (unseen terms weigh the most)."""
+        return math.log((len(self.passages) + 1) / (self.frequency.get(term, 0) + 0.5))
 
 
 class PassageIndex:
-    """Hybrid index over all passages; `build` makes a new generation and swaps it in when complete."""
+    """Hybrid index over all passages; `build` makes a new generation and swaps it in when complete.
 
-    def __init__(self, client: ClientAPI, *, embedder: Embeddings) -> None:
+    The previous generation stays in the store (and can keep serving another `PassageIndex`) until
+    `prune` is called.
+    """
+
+    def __init__(self, client: ClientAPI, *, embedder: Embeddings, model: str = "") -> None:
         self._client, self._embedder = client, embedder
+        self._model = model or type(embedder).__name__
+        """Names the vector space: generations of another model are never reused."""
         self._snapshot: Snapshot | None = None
         self._lock = threading.Lock()
 
@@ -74,41 +88,49 @@ class PassageIndex:
         not recomputed, so re-indexing unchanged sources embeds nothing.
         """
         with self._lock:
-            name = PREFIX + _fingerprint(passages)
+            name = PREFIX + _fingerprint(passages, self._model)
             existing = {c.name for c in self._client.list_collections()}
+            if name in existing and self._client.get_collection(name).count() != len(passages):
+                self._client.delete_collection(name)  # left half-built by an interrupted build
+                existing.discard(name)
             embedded = 0 if name in existing else self._create(name, passages, existing)
-            collection = self._client.get_collection(name)
-            if collection.count() != len(passages):
-                raise RetrievalError(
-                    f"collection {name} is incomplete", user_message="索引不完整，请重新加载。"
-                )
-            tokens = [tokenize(p.text) for p in passages]
+            tokens = [search_terms(p.text) for p in passages]
             bm25 = BM25Okapi(tokens) if passages else None
             positions = {p.id: i for i, p in enumerate(passages)}
-            self._snapshot = Snapshot(name, tuple(passages), bm25, embedded, positions)
-            for old in existing - {name}:
-                if old.startswith(PREFIX):
-                    self._client.delete_collection(old)
+            frequency = Counter(t for terms in tokens for t in set(terms))
+            self._snapshot = Snapshot(name, tuple(passages), bm25, embedded, positions, dict(frequency))
             return self._snapshot
+
+    def prune(self) -> int:
+        """Delete every stored generation except the one serving; returns how many were deleted.
+
+        Called once a new generation has been swapped in everywhere, never before.
+        """
+        keep = self.snapshot.name
+        old = [
+            c.name for c in self._client.list_collections() if c.name.startswith(PREFIX) and c.name != keep
+        ]
+        for name in old:
+            self._client.delete_collection(name)
+        return len(old)
 
     def _create(self, name: str, passages: Sequence[Passage], existing: set[str]) -> int:
         """Create a generation, reusing stored vectors by content hash; return how many were embedded."""
         known: dict[str, list[float]] = {}
         for old in existing:
-            if old.startswith(PREFIX):
-                got = self._client.get_collection(old).get(include=["metadatas", "embeddings"])
-                for meta, vector in zip(got["metadatas"] or [], got["embeddings"] or [], strict=True):
+            collection = self._client.get_collection(old) if old.startswith(PREFIX) else None
+            if collection is not None and (collection.metadata or {}).get("model") == self._model:
+                got = collection.get(include=["metadatas", "embeddings"])
+                vectors = got["embeddings"] if got["embeddings"] is not None else []
+                for meta, vector in zip(got["metadatas"] or [], vectors, strict=True):
                     known[str(meta["hash"])] = [float(x) for x in vector]
         fresh = [p for p in passages if p.content_hash not in known]
         for passage, vector in zip(
             fresh, self._embedder.embed_documents([p.text for p in fresh]), strict=True
         ):
             known[passage.content_hash] = vector
-        temp = f"{name}-building"
-        if temp in existing:
-            self._client.delete_collection(temp)
         collection = self._client.create_collection(
-            temp, embedding_function=None, metadata={"hnsw:space": "cosine"}
+            name, embedding_function=None, metadata={"hnsw:space": "cosine", "model": self._model}
         )
         for start in range(0, len(passages), 1000):
             batch = passages[start : start + 1000]
@@ -117,7 +139,6 @@ class PassageIndex:
                 embeddings=[known[p.content_hash] for p in batch],  # type: ignore[arg-type]
                 metadatas=[{"persona": p.persona_id, "hash": p.content_hash} for p in batch],
             )
-        collection.modify(name=name)
         logger.info("built %s: %d passages, %d embedded", name, len(passages), len(fresh))
         return len(fresh)
 
@@ -139,9 +160,9 @@ class PassageIndex:
         return [(snapshot.positions[i], 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
 
 
-def _fingerprint(passages: Sequence[Passage]) -> str:
-    """A short hash of the whole passage set: equal sets share one generation."""
-    digest = hashlib.sha1()
+def _fingerprint(passages: Sequence[Passage], model: str) -> str:
+    """A short hash of the passage set and the model: equal sets share one generation."""
+    digest = hashlib.sha1(model.encode())
     for passage in passages:
         digest.update(passage.id.encode())
         digest.update(passage.content_hash.encode())

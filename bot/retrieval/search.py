@@ -11,7 +11,7 @@ from langchain_core.embeddings import Embeddings
 from bot.ingest.span import SpeechRole
 from bot.retrieval.index import PassageIndex
 from bot.retrieval.passage import Hit
-from bot.retrieval.tokenize import tokenize
+from bot.retrieval.tokenize import bigrams, tokenize
 
 VIEWS: tuple[SpeechRole, ...] = ("view",)
 """A persona's own views: the evidence for answers (not a host's questions or relayed words)."""
@@ -51,6 +51,11 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "数据": ("语料",),
     "代码": ("开源", "编程"),
     "闭源": ("开源",),
+    "公开代码": ("开源",),
+    "应用商店": ("app store", "appstore"),
+    "手机操作系统": ("ios", "操作系统", "安卓", "android"),
+    "操作系统": ("ios", "windows", "安卓", "android"),
+    "苹果": ("iphone", "ios"),
 }
 """Common paraphrases and slang mapped to the words articles use."""
 
@@ -69,6 +74,10 @@ class Retriever(Protocol):
         """Return the best hits, fused score first."""
         ...
 
+    def idf(self, term: str) -> float:
+        """How rare a term is among the passages (unseen terms weigh the most)."""
+        ...
+
 
 def expand(tokens: Sequence[str]) -> list[str]:
     """Add the usual synonyms of the query's tokens."""
@@ -76,11 +85,21 @@ def expand(tokens: Sequence[str]) -> list[str]:
     return [*tokens, *dict.fromkeys(extra)]
 
 
+def query_terms(query: str) -> list[str]:
+    """BM25 terms of a query: its words, their usual synonyms, and bigrams of its longer words."""
+    words = tokenize(query)
+    return [*expand(words), *("#" + b for w in words if len(w) >= 3 for b in bigrams(w))]
+
+
 class HybridRetriever:
     """Dense (embeddings in Chroma) plus sparse (BM25 over jieba tokens), fused by reciprocal rank."""
 
     def __init__(self, index: PassageIndex, embedder: Embeddings) -> None:
         self._index, self._embedder = index, embedder
+
+    def idf(self, term: str) -> float:
+        """How rare a term is among the passages (unseen terms weigh the most)."""
+        return self._index.snapshot.idf(term)
 
     def search(
         self,
@@ -105,10 +124,10 @@ class HybridRetriever:
             )
             if allowed[i]
         ][:CANDIDATES]
-        terms = tokenize(query)
+        terms = query_terms(query)
         sparse_scores = np.zeros(len(passages))
         if snapshot.bm25 is not None and terms:
-            sparse_scores = np.asarray(snapshot.bm25.get_scores(expand(terms)), dtype=float)
+            sparse_scores = np.asarray(snapshot.bm25.get_scores(terms), dtype=float)
         sparse_scores[~allowed] = 0.0
         order = np.argsort(-sparse_scores)[:CANDIDATES]
         sparse = [(int(i), float(sparse_scores[i])) for i in order if sparse_scores[i] > 0]

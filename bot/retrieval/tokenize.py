@@ -48,3 +48,16 @@ def warm_up() -> None:
     """Load jieba's dictionary now rather than on the first question."""
     jieba.setLogLevel(logging.WARNING)
     jieba.initialize()
+
+
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
+
+
+def bigrams(text: str) -> list[str]:
+    """Character bigrams of the Chinese runs of a text (robust where word segmentation differs)."""
+    return [run[i : i + 2] for run in _CJK_RUN.findall(text) for i in range(len(run) - 1)]
+
+
+def search_terms(text: str) -> list[str]:
+    """The terms BM25 indexes: jieba words plus `#`-marked character bigrams."""
+    return tokenize(text) + ["#" + b for b in bigrams(text)]
