@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bot.errors import BotError
+from bot.errors import BotError, ConfigError
 from bot.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -117,6 +118,47 @@ def eval_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def bench_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Measure cold start and answer latency (1× and scaled corpus)."""
+    import yaml
+
+    from bot.bench import SAMPLE_QUESTIONS, run_bench
+
+    path = Path(args.questions) if args.questions else DEFAULT_EVAL_DIR / "questions.yaml"
+    questions = (
+        [row["question"] for row in yaml.safe_load(path.read_text(encoding="utf-8"))["questions"]]
+        if path.exists()
+        else list(SAMPLE_QUESTIONS)
+    )
+    result = run_bench(settings, questions=questions, scale=args.scale)
+    print_json(result) if args.json else print(json.dumps(result, ensure_ascii=False, indent=1))
+    return 0
+
+
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve a messenger until interrupted (Telegram: polling, or webhook when a webhook URL is set)."""
+    if args.channel == "wechat":
+        raise ConfigError(
+            "the WeChat channel is not available yet; use --channel telegram",
+            user_message="微信渠道暂未开放。",
+        )
+    if not settings.telegram_token.get_secret_value():
+        raise ConfigError(
+            "TELEGRAM_TOKEN is not set: put the token from @BotFather in the environment or .env"
+        )
+    if settings.telegram_webhook_url and importlib.util.find_spec("tornado") is None:
+        raise ConfigError(
+            "webhook mode needs tornado: pip install 'python-telegram-bot[webhooks]', "
+            "or unset TELEGRAM_WEBHOOK_URL to poll"
+        )
+    from bot.channels.telegram import serve
+    from bot.service import PanelService
+
+    logging.getLogger("bot").setLevel(logging.DEBUG if args.verbose else logging.INFO)
+    serve(PanelService.open(settings), settings)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with one sub-command per job."""
     parser = argparse.ArgumentParser(
@@ -139,8 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
     ask = add("ask", ask_command, "ask a question")
     ask.add_argument("question")
     ask.add_argument("--persona", action="append", help="persona id, name or alias (repeatable)")
+    bench = add("bench", bench_command, "latency figures")
+    bench.add_argument("--questions", help="a questions.yaml to time (default: the eval set, else built-in)")
+    bench.add_argument("--scale", type=int, default=100, help="corpus multiple for the scaled run")
     add("eval", eval_command, "quality metrics on an eval set").add_argument(
         "file", nargs="?", help=f"eval directory or file (default {DEFAULT_EVAL_DIR})"
+    )
+    add("run", run_command, "serve a messenger").add_argument(
+        "--channel", choices=["telegram", "wechat"], default="telegram", help="default: telegram"
     )
     return parser
 

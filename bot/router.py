@@ -27,6 +27,10 @@ _WHO_WORDS = re.compile(
     r"这句话|这个说法|这种说法|这话|是谁说的|谁说的|是谁|谁说|谁提出来的|谁提出|的\?|？|\?"
 )
 
+WHO_MAX = 3
+"""At most this many people are named as having said the same words."""
+CONTENDERS = 20
+"""Only the personas with the best hits are weighed (keeps routing fast on large corpora)."""
 RELEVANT = ((0.40, 0.0), (0.0, 0.50), (0.20, 0.35))
 """(coverage, cosine) floors: a persona addressed the question when it clears any pair. Coverage is the
 IDF-weighted share of the question's words in its best passages; cosine is the meaning similarity of
@@ -69,7 +73,7 @@ class Routing:
 
 def content_terms(question: str, registry: PersonaRegistry) -> list[str]:
     """The question's words that carry its topic (names of personas and question words left out)."""
-    names = {n.lower() for p in registry for n in (p.name, *p.aliases, p.id)}
+    names = registry.names
     return [
         t
         for t in dict.fromkeys(tokenize(question))
@@ -77,15 +81,18 @@ def content_terms(question: str, registry: PersonaRegistry) -> list[str]:
     ]
 
 
-def coverage(terms: Sequence[str], hits: Sequence[Hit], idf: Callable[[str], float]) -> float:
+def coverage(
+    terms: Sequence[str], hits: Sequence[Hit], idf: Callable[[str], float], *, about: str = ""
+) -> float:
     """IDF-weighted share of `terms` found in the text of `hits`.
 
     A term counts fully when it (or a usual synonym) occurs; a longer term whose words are
-    segmented differently counts for half the share of its character bigrams that occur.
+    segmented differently counts for half the share of its character bigrams that occur. `about`
+    (the persona's org and title) counts too: a question about 星河智能 concerns its founder.
     """
     if not terms:
         return 0.0
-    text = "".join(h.passage.text for h in hits).lower()
+    text = (about + "".join(h.passage.text for h in hits)).lower()
     total = found = 0.0
     for term in terms:
         weight = idf(term)
@@ -103,7 +110,10 @@ def evidence(
 ) -> Evidence:
     """Summarise one persona's best hits."""
     best = tuple(sorted(hits, key=lambda h: -h.score)[:3])
-    return Evidence(persona, best, coverage(terms, best, idf), max((h.dense for h in best), default=0.0))
+    about = f"{persona.org} {persona.title} "
+    return Evidence(
+        persona, best, coverage(terms, best, idf, about=about), max((h.dense for h in best), default=0.0)
+    )
 
 
 def route(
@@ -124,8 +134,9 @@ def route(
         return Routing("named" if chosen else "none", chosen, declined)
     hits = retriever.search(question, top_k=80)
     by_persona: dict[str, list[Hit]] = {}
-    for hit in hits:
-        by_persona.setdefault(hit.passage.persona_id, []).append(hit)
+    for hit in hits:  # best first, so the first CONTENDERS personas are those with the best hits
+        if hit.passage.persona_id in by_persona or len(by_persona) < CONTENDERS:
+            by_persona.setdefault(hit.passage.persona_id, []).append(hit)
     ranked = sorted(
         (evidence(registry.get(pid), items, terms, retriever.idf) for pid, items in by_persona.items()),
         key=lambda e: (-e.score, e.persona.id),
@@ -143,16 +154,15 @@ def who_said(question: str, registry: PersonaRegistry, retriever: Retriever) -> 
     quoted = _QUOTED.search(question)
     fragment = quoted.group(1) if quoted else _WHO_WORDS.sub("", question)
     needle = _normalise(fragment)
+    hits = retriever.search(fragment, top_k=40, roles=ALL_ROLES)
     exact: dict[str, list[Hit]] = {}
-    if len(needle) >= 4:
-        for hit in retriever.search(fragment, top_k=40, roles=ALL_ROLES):
-            if needle in _normalise(hit.passage.text):
-                exact.setdefault(hit.passage.persona_id, []).append(hit)
+    for hit in hits if len(needle) >= 4 else ():
+        if needle in _normalise(hit.passage.text):
+            exact.setdefault(hit.passage.persona_id, []).append(hit)
     terms = content_terms(fragment, registry)
     if exact:
         found = [evidence(registry.get(pid), hits, terms, retriever.idf) for pid, hits in exact.items()]
-        return Routing("who_said", tuple(sorted(found, key=lambda e: -e.score)))
-    hits = retriever.search(fragment, top_k=10, roles=ALL_ROLES)
+        return Routing("who_said", tuple(sorted(found, key=lambda e: -e.score))[:WHO_MAX])
     if not hits:
         return Routing("none")
     best = evidence(registry.get(hits[0].passage.persona_id), [hits[0]], terms, retriever.idf)

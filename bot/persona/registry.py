@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import unicodedata
@@ -102,8 +103,10 @@ class PersonaRegistry:
         Overlapping matches go to the longest, so `李开复` is not also read as someone's shorter alias.
         """
         matches: list[tuple[int, int, str]] = []
+        folded = text.casefold()
         for term, pattern in self._mention:
-            matches += [(m.start(), m.end(), self._terms[term]) for m in pattern.finditer(text)]
+            if term.split()[0].casefold() in folded:  # cheap test before the regex
+                matches += [(m.start(), m.end(), self._terms[term]) for m in pattern.finditer(text)]
         taken = [False] * len(text)
         chosen: list[tuple[int, str]] = []
         for start, end, persona_id in sorted(matches, key=lambda m: (m[0] - m[1], m[0])):
@@ -114,6 +117,11 @@ class PersonaRegistry:
         for _, persona_id in sorted(chosen):
             found.setdefault(persona_id, self._personas[persona_id])
         return list(found.values())
+
+    @functools.cached_property
+    def names(self) -> frozenset[str]:
+        """Every name, alias and id, case-folded."""
+        return frozenset(n.casefold() for p in self for n in (p.name, *p.aliases, p.id))
 
     @property
     def ids(self) -> list[str]:

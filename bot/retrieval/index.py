@@ -11,17 +11,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import bm25s
 import chromadb
+import numpy as np
 from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
 from langchain_core.embeddings import Embeddings
-from rank_bm25 import BM25Okapi
 
 from bot.errors import RetrievalError
 from bot.retrieval.passage import Passage
 from bot.retrieval.tokenize import search_terms
 
 logger = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
 PREFIX = "passages-"
 
 
@@ -45,13 +48,21 @@ class Snapshot:
 
     name: str
     passages: tuple[Passage, ...]
-    bm25: BM25Okapi | None
+    bm25: bm25s.BM25 | None
     embedded: int
     """How many passages had to be embedded to build it (0 when nothing changed)."""
     positions: dict[str, int]
     """Passage id → position in `passages`."""
     frequency: dict[str, int]
     """Term → how many passages hold it."""
+    persona_codes: np.ndarray
+    """Per passage, the position of its persona in `persona_ids` (for fast filtering)."""
+    persona_ids: tuple[str, ...]
+    roles: np.ndarray
+    """Per passage, its role (`view`, `question`, `relayed`)."""
+    collection: Collection
+    vectors: np.ndarray
+    """Per passage, its unit embedding (searched directly when the search is limited to a few personas)."""
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a term (unseen terms weigh the most)."""
@@ -94,11 +105,26 @@ class PassageIndex:
                 self._client.delete_collection(name)  # left half-built by an interrupted build
                 existing.discard(name)
             embedded = 0 if name in existing else self._create(name, passages, existing)
+            collection = self._client.get_collection(name)
             tokens = [search_terms(p.text) for p in passages]
-            bm25 = BM25Okapi(tokens) if passages else None
+            bm25 = _bm25(tokens) if passages else None
             positions = {p.id: i for i, p in enumerate(passages)}
             frequency = Counter(t for terms in tokens for t in set(terms))
-            self._snapshot = Snapshot(name, tuple(passages), bm25, embedded, positions, dict(frequency))
+            persona_ids = tuple(dict.fromkeys(p.persona_id for p in passages))
+            code = {pid: i for i, pid in enumerate(persona_ids)}
+            self._snapshot = Snapshot(
+                name,
+                tuple(passages),
+                bm25,
+                embedded,
+                positions,
+                dict(frequency),
+                np.array([code[p.persona_id] for p in passages], dtype=np.int32),
+                persona_ids,
+                np.array([p.role for p in passages]),
+                collection,
+                _vectors(collection, positions),
+            )
             return self._snapshot
 
     def prune(self) -> int:
@@ -149,15 +175,39 @@ class PassageIndex:
         snapshot = self.snapshot
         if not snapshot.passages:
             return []
-        where = {"persona": {"$in": list(personas)}} if personas else None
-        result = self._client.get_collection(snapshot.name).query(
+        if personas:
+            # A few personas' passages: exact cosine in memory beats a filtered ANN query.
+            codes = [i for i, pid in enumerate(snapshot.persona_ids) if pid in personas]
+            rows = np.flatnonzero(np.isin(snapshot.persona_codes, codes))
+            scores = snapshot.vectors[rows] @ np.asarray(vector, dtype=np.float32)
+            best = np.argsort(-scores)[:top_k]
+            return [(int(rows[i]), float(scores[i])) for i in best]
+        result = snapshot.collection.query(
             query_embeddings=[vector],  # type: ignore[arg-type]
             n_results=min(top_k, len(snapshot.passages)),
-            where=where,  # type: ignore[arg-type]
             include=["distances"],
         )
         ids, distances = result["ids"][0], (result["distances"] or [[]])[0]
         return [(snapshot.positions[i], 1.0 - float(d)) for i, d in zip(ids, distances, strict=True)]
+
+
+def _vectors(collection: Collection, positions: dict[str, int]) -> np.ndarray:
+    """Load a generation's vectors in passage order, normalised to unit length."""
+    got = collection.get(include=["embeddings"])
+    vectors = np.zeros((len(positions), 0), dtype=np.float32)
+    if got["embeddings"] is not None and len(got["ids"]):
+        matrix = np.asarray(got["embeddings"], dtype=np.float32)
+        vectors = np.zeros((len(positions), matrix.shape[1]), dtype=np.float32)
+        vectors[[positions[i] for i in got["ids"]]] = matrix
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.where(norms == 0, 1, norms)
+
+
+def _bm25(tokens: list[list[str]]) -> bm25s.BM25:
+    """Index pre-tokenized passages for BM25 (sparse matrices: sub-millisecond queries)."""
+    bm25 = bm25s.BM25()
+    bm25.index(tokens, show_progress=False)
+    return bm25
 
 
 def _fingerprint(passages: Sequence[Passage], model: str) -> str:

@@ -114,9 +114,10 @@ class HybridRetriever:
         passages = snapshot.passages
         if not passages:
             return []
-        allowed = np.array(
-            [(not personas or p.persona_id in personas) and p.role in roles for p in passages], dtype=bool
-        )
+        allowed = np.isin(snapshot.roles, list(roles))
+        if personas:
+            codes = [i for i, pid in enumerate(snapshot.persona_ids) if pid in personas]
+            allowed &= np.isin(snapshot.persona_codes, codes)
         dense = [
             (i, s)
             for i, s in self._index.dense(
@@ -129,16 +130,18 @@ class HybridRetriever:
         if snapshot.bm25 is not None and terms:
             sparse_scores = np.asarray(snapshot.bm25.get_scores(terms), dtype=float)
         sparse_scores[~allowed] = 0.0
-        order = np.argsort(-sparse_scores)[:CANDIDATES]
+        top = min(CANDIDATES, len(passages) - 1)
+        order = np.argpartition(-sparse_scores, top)[: top + 1]
+        order = order[np.argsort(-sparse_scores[order])][:CANDIDATES]
         sparse = [(int(i), float(sparse_scores[i])) for i in order if sparse_scores[i] > 0]
         fused: dict[int, float] = {}
         for ranking in (dense, sparse):
             for rank, (i, _) in enumerate(ranking):
                 fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank + 1)
         cosine = dict(dense)
-        top = max(sparse_scores.max(), 1e-9)
+        best = max(sparse_scores.max(), 1e-9)
         hits = [
-            Hit(passages[i], score, dense=cosine.get(i, 0.0), sparse=float(sparse_scores[i] / top))
+            Hit(passages[i], score, dense=cosine.get(i, 0.0), sparse=float(sparse_scores[i] / best))
             for i, score in fused.items()
         ]
         hits.sort(key=lambda h: (-h.score, h.passage.id))
