@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.compose.answer import AskResult, RouteEntry
-from bot.compose.extractive import Composer, ExtractiveComposer
+from bot.compose.extractive import Composer
+from bot.compose.llm import build_composer
 from bot.ingest.sources import Source, load_sources
 from bot.persona.registry import PersonaRegistry
 from bot.retrieval.chunk import passages_of
@@ -92,9 +93,4 @@ class Panel:
 
 def _composer(settings: Settings, sources: dict[str, Source]) -> Composer:
     """The composer the settings ask for: extractive offline, LLM when an endpoint is configured."""
-    metas = {k: s.meta for k, s in sources.items()}
-    try:
-        from bot.compose.llm import build_composer
-    except ImportError:  # LLM mode not installed in this build
-        return ExtractiveComposer(metas)
-    return build_composer(settings, metas)
+    return build_composer(settings, {k: s.meta for k, s in sources.items()})
