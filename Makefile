@@ -17,7 +17,7 @@ ingest: install
 	$(PY) -m bot ingest
 
 chat: ingest
-	$(PY) -m bot personas
+	$(PY) -m bot chat
 
 test: install
 	$(PY) -m pytest -q

@@ -109,6 +109,13 @@ def ask_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def chat_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Chat with the personas in the terminal, with the same commands as Telegram."""
+    from bot.channels.terminal import run_terminal
+
+    return run_terminal(settings)
+
+
 def eval_command(args: argparse.Namespace, settings: Settings) -> int:
     """Score the bot against gold labels."""
     from bot.evaluation import run_eval
@@ -184,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = add("bench", bench_command, "latency figures")
     bench.add_argument("--questions", help="a questions.yaml to time (default: the eval set, else built-in)")
     bench.add_argument("--scale", type=int, default=100, help="corpus multiple for the scaled run")
+    add("chat", chat_command, "terminal chat, same commands as Telegram")
     add("eval", eval_command, "quality metrics on an eval set").add_argument(
         "file", nargs="?", help=f"eval directory or file (default {DEFAULT_EVAL_DIR})"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -11,6 +12,9 @@ from bot.compose.answer import Citation
 ReplyKind = Literal["answer", "refusal", "info", "error", "debate", "admin"]
 MAX_INBOUND_CHARS = 2000
 """Longer messages are answered with a clear error instead of being processed."""
+MAX_PAYLOAD_BYTES = 64
+"""A button's payload fits Telegram's callback_data limit."""
+_COMMAND = re.compile(r"^/([A-Za-z][A-Za-z0-9_]*)(?:@\S+)?(?:\s+|$)(.*)\Z", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -72,3 +76,11 @@ class ChatService(Protocol):
     def handle(self, inbound: Inbound) -> AsyncIterator[Reply]:
         """Yield the replies to one inbound message, in order (a debate yields one per turn)."""
         ...
+
+
+def parse_command(text: str) -> tuple[str | None, str]:
+    """Split `/ask@bot 方汉 开源` into (`ask`, `方汉 开源`); plain text gives (None, text)."""
+    match = _COMMAND.match(text.strip())
+    if match is None:
+        return None, text.strip()
+    return match.group(1).lower(), match.group(2).strip()

@@ -37,7 +37,7 @@ IDF-weighted share of the question's words in its best passages; cosine is the m
 sentence embeddings. Neither alone separates paraphrased questions from unrelated ones."""
 MULTI_SHARE, MULTI_MAX = 0.5, 8
 """A question to several people (`大家怎么看`) is answered by every relevant persona this close to the best."""
-CLOSE_SHARE, CLOSE_MAX = 0.6, 3
+CLOSE_SHARE, CLOSE_MAX = 0.6, 4
 """Otherwise a second or third persona answers only when this close to the best one."""
 
 

@@ -33,6 +33,14 @@ class Settings(BaseSettings):
     """Telegram user ids allowed to run admin commands."""
     telegram_webhook_url: str = ""
     telegram_webhook_secret: SecretStr = SecretStr("")
+    telegram_webhook_listen: str = "0.0.0.0"
+    """Address the webhook server binds to (behind a TLS-terminating proxy or load balancer)."""
+    telegram_webhook_port: int = 8443
+    """Port the webhook server listens on."""
+    telegram_concurrent_updates: int = 16
+    """Updates handled at once; one chat's updates are still handled in order."""
+    telegram_jobs: bool = True
+    """Run the scheduled jobs (reload, daily quotes) in this process; with replicas, in one only."""
 
     # -- wechat ----------------------------------------------------------
     wechat_token: SecretStr = SecretStr("")
@@ -49,6 +57,12 @@ class Settings(BaseSettings):
     chroma_port: int = Field(default=8000)
     database_url: str = ""
     """Chat state store; empty means SQLite under `data_dir`."""
+
+    # -- chat ------------------------------------------------------------
+    reload_interval_minutes: int = Field(default=10, ge=1)
+    """How often the scheduler checks `seeds/` for changes and reloads."""
+    timezone: str = "Asia/Shanghai"
+    """IANA time zone of daily-quote subscriptions that name none."""
 
     @field_validator("telegram_admin_ids", mode="before")
     @classmethod
