@@ -14,7 +14,7 @@ MAX_INBOUND_CHARS = 2000
 """Longer messages are answered with a clear error instead of being processed."""
 MAX_PAYLOAD_BYTES = 64
 """A button's payload fits Telegram's callback_data limit."""
-_COMMAND = re.compile(r"^/([A-Za-z][A-Za-z0-9_]*)(?:@\S+)?(?:\s+|$)(.*)\Z", re.DOTALL)
+_COMMAND = re.compile(r"^/([A-Za-z][A-Za-z0-9_]*)(?:@[A-Za-z0-9_]+)?(?![A-Za-z0-9_@])\s*(.*)\Z", re.DOTALL)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     """Port the webhook server listens on."""
     telegram_concurrent_updates: int = 16
     """Updates handled at once; one chat's updates are still handled in order."""
+    telegram_rate_limit: int = Field(default=30, ge=0)
+    """Messages per second across all chats (Telegram allows about 30; 0 turns the limiter off)."""
     telegram_jobs: bool = True
     """Run the scheduled jobs (reload, daily quotes) in this process; with replicas, in one only."""
 
