@@ -114,7 +114,7 @@ def _topics(tokens: Mapping[str, list[str]]) -> dict[str, list[str]]:
     topics: dict[str, list[str]] = {}
     for name, words in tokens.items():
         counts = Counter(words)
-        score = {w: c * math.log(1 + documents / frequency[w]) for w, c in counts.items() if c >= 2}
+        score = {w: c * math.log((documents + 1) / frequency[w]) for w, c in counts.items() if c >= 2}
         topics[name] = [w for w, _ in sorted(score.items(), key=lambda item: (-item[1], item[0]))[:TOPICS]]
     return topics
 

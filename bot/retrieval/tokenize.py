@@ -17,7 +17,11 @@ STOPWORDS = frozenset(
     "比较 可能 可以 能 会 要 想 应该 需要 就是 还是 或者 如果 因为 所以 但是 然后 虽然 不过 其实 我们 你们 他们 "
     "她们 它们 我 你 他 她 它 大家 自己 没有 不是 有 个 上 下 中 里 后 前 时 时候 现在 今天 已经 目前 一定 "
     "觉得 认为 表示 看来 来看 方面 问题 事情 东西 情况 这种 那种 之后 之前 以及 并 且 等 等等 说 讲 做 "
-    "怎么看 看法 观点 请问 一下 多少 具体 到底 是否 有没有 是不是 听说 大概 真的 谈谈 聊聊 哪位 谁说 说过".split()
+    "怎么看 看法 观点 请问 一下 多少 具体 到底 是否 有没有 是不是 听说 大概 真的 谈谈 聊聊 哪位 谁说 说过 "
+    # words that frame a question rather than name its topic
+    "好处 坏处 意义 作用 前景 原因 怎么样 看待 评价 理解 区别 为何 为啥 咋 咋样 啥 怎样 怎么办 有何 何时 "
+    "什么样 主要 应该 打算 希望 一般 通常 最近 之类 这么 那么 "
+    "to the of and in on for is are".split()
 )
 _WORD = re.compile(r"[\w\u4e00-\u9fff]")
 jieba.setLogLevel(logging.WARNING)
