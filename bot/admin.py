@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.errors import BotError
+from bot.errors import BotError, ReloadError
 from bot.ingest.pipeline import ingest
 from bot.ingest.sources import save_source
 from bot.message import Document
@@ -137,7 +137,7 @@ def reload(settings: Settings, serving: Panel) -> tuple[Panel, ReloadReport]:
     (the serving Panel still reads its own); prune once the new one is swapped in.
 
     Raises:
-        BotError: a source could not be read or attributed, no source is left, or the new Panel
+        ReloadError: a source could not be read or attributed, no source is left, or the new Panel
             could not be opened; `user_message` says why.
     """
     return _rebuild(settings, serving, added_source="")
@@ -148,7 +148,7 @@ def add_source(settings: Settings, serving: Panel, document: Document) -> tuple[
 
     Raises:
         SourceError: the upload is not a readable text or HTML document.
-        BotError: nobody could be attributed in it, or the reload failed.
+        ReloadError: nobody could be attributed in it, or the reload failed.
     """
     seeds = FileSnapshot.take(settings.seeds_dir)
     try:
@@ -168,18 +168,18 @@ def _rebuild(settings: Settings, serving: Panel, *, added_source: str) -> tuple[
     try:
         report = ingest(settings.seeds_dir, settings.personas_dir, max_bytes=settings.max_source_bytes)
         if report.errors:
-            raise BotError(
+            raise ReloadError(
                 f"reload failed: {'; '.join(report.errors)}",
                 user_message=FAILED + "\n" + "\n".join(report.errors),
             )
         if not report.sources or not report.personas:
-            raise BotError(
+            raise ReloadError(
                 "reload failed: no source with an attributed speaker",
                 user_message=FAILED + f"\n{settings.seeds_dir} 里没有任何能识别出发言人的来源。",
             )
         panel = _open(settings, serving)
         if added_source and not any(added_source in p.sources for p in panel.registry):
-            raise BotError(
+            raise ReloadError(
                 f"reload failed: nobody speaks in {added_source}",
                 user_message=FAILED + f"\n{added_source}：没有识别出任何发言人，未收录。",
             )
@@ -187,7 +187,7 @@ def _rebuild(settings: Settings, serving: Panel, *, added_source: str) -> tuple[
         personas.restore()
         if isinstance(error, Exception) and not isinstance(error, BotError):
             logger.exception("reload failed")
-            raise BotError(
+            raise ReloadError(
                 f"reload failed: {error}", user_message=f"{FAILED}（内部错误，详见日志）"
             ) from error
         raise
@@ -200,7 +200,7 @@ def _open(settings: Settings, serving: Panel) -> Panel:
     try:
         return Panel.open(settings, embedder=serving.embedder, prune=False)
     except BotError as error:
-        raise BotError(f"reload failed: {error}", user_message=f"{FAILED}\n{error.user_message}") from error
+        raise ReloadError(f"reload failed: {error}", user_message=f"{FAILED}\n{error.user_message}") from error
 
 
 def diff(old: Panel, new: Panel, *, seconds: float, added_source: str = "") -> ReloadReport:

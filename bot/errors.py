@@ -11,6 +11,7 @@ one place.
     + UnknownPersonaError   no persona has that id, name or alias
     + QuoteNotVerbatimError a quote's text is not exactly its source span
   x AttributionError        nobody could be attributed in a source
+  x ReloadError             a reload or added source failed; the serving state is unchanged
   x RetrievalError          the index cannot be built or queried
   x ComposeError            an answer cannot be composed
   x AdapterError            a channel adapter failed
@@ -64,6 +65,10 @@ class QuoteNotVerbatimError(PersonaError):
 
 class AttributionError(BotError):
     """Nobody could be attributed in a source."""
+
+
+class ReloadError(BotError):
+    """A reload or an added source failed; the old personas and index keep serving."""
 
 
 class RetrievalError(BotError):
