@@ -200,7 +200,9 @@ def _open(settings: Settings, serving: Panel) -> Panel:
     try:
         return Panel.open(settings, embedder=serving.embedder, prune=False)
     except BotError as error:
-        raise ReloadError(f"reload failed: {error}", user_message=f"{FAILED}\n{error.user_message}") from error
+        raise ReloadError(
+            f"reload failed: {error}", user_message=f"{FAILED}\n{error.user_message}"
+        ) from error
 
 
 def diff(old: Panel, new: Panel, *, seconds: float, added_source: str = "") -> ReloadReport:

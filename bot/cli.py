@@ -109,6 +109,27 @@ def ask_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def debate_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Stage a debate on a proposition between personas who addressed it, every line cited."""
+    from bot.debate import iter_debate, stage_debate
+    from bot.panel import Panel
+
+    panel = Panel.open(settings)
+    if args.json:
+        print_json(
+            stage_debate(
+                panel, args.proposition, persona_ids=args.persona or (), rounds=args.rounds
+            ).to_dict()
+        )
+        return 0
+    for turn in iter_debate(panel, args.proposition, persona_ids=args.persona or (), rounds=args.rounds):
+        side = {"pro": "正方", "con": "反方"}.get(turn.stance, "")
+        print(f"\n【{turn.name}{'·' + side if side else ''}】\n{turn.text}")
+        for c in turn.citations:
+            print(f"  [{c.n}] {c.source}:{c.start}-{c.end} ({c.kind})")
+    return 0
+
+
 def chat_command(args: argparse.Namespace, settings: Settings) -> int:
     """Chat with the personas in the terminal, with the same commands as Telegram."""
     from bot.channels.terminal import run_terminal
@@ -188,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     ask = add("ask", ask_command, "ask a question")
     ask.add_argument("question")
     ask.add_argument("--persona", action="append", help="persona id, name or alias (repeatable)")
+    debate = add("debate", debate_command, "stage a debate on a proposition")
+    debate.add_argument("proposition")
+    debate.add_argument("--persona", action="append", help="persona id, name or alias (repeatable)")
+    debate.add_argument("--rounds", type=int, default=2, help="most rebuttal rounds (default 2)")
     bench = add("bench", bench_command, "latency figures")
     bench.add_argument("--questions", help="a questions.yaml to time (default: the eval set, else built-in)")
     bench.add_argument("--scale", type=int, default=100, help="corpus multiple for the scaled run")

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 
 from bot.compose.answer import Answer, AskResult, Citation
+from bot.debate import DebateTurn
 from bot.ingest.sources import Source, SourceMeta
 from bot.ingest.text import is_question, split_sentences
 from bot.message import MAX_PAYLOAD_BYTES, Button, Reply
@@ -111,6 +112,25 @@ def ask_replies(
     if result.message:
         replies.append(Reply(result.message, kind="refusal"))
     return replies
+
+
+STANCE_LABELS = {"pro": "正方", "con": "反方", "neutral": "中立"}
+
+
+def debate_reply(turn: DebateTurn, *, sources: Mapping[str, Source]) -> Reply:
+    """Render one debate turn: the moderator's procedure or a panelist's cited words."""
+    if turn.persona == "moderator":
+        title = "主持人"
+    else:
+        title = f"{turn.name}（{STANCE_LABELS.get(turn.stance, turn.stance)}）"
+    return Reply(
+        turn.text,
+        kind="debate",
+        title=title,
+        citations=turn.citations,
+        sources=source_lines(turn.citations, sources),
+        buttons=citation_buttons(turn.citations),
+    )
 
 
 def say_quote(citation: Citation) -> str:

@@ -22,14 +22,15 @@ import re
 import threading
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import admin
 from bot.admin import ReloadReport
 from bot.compose.answer import AskResult
+from bot.debate import iter_debate
 from bot.errors import BotError
 from bot.message import MAX_INBOUND_CHARS, Button, Document, Inbound, Reply
 from bot.panel import Panel
@@ -41,6 +42,7 @@ from bot.render import (
     PROFILE_PREFIX,
     ask_replies,
     context_reply,
+    debate_reply,
     describe_source,
     persona_heading,
     profile_payload,
@@ -55,6 +57,7 @@ from bot.settings import Settings
 from bot.store import Exchange, Store, Subscription
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 STAGES: tuple[str, ...] = (
     "validate",  # drop unaddressed group chatter; refuse over-long text before doing any work
@@ -65,7 +68,6 @@ STAGES: tuple[str, ...] = (
 
 GENERIC_ERROR = "抱歉，出了点问题，请稍后再试。"
 ADMIN_ONLY = "只有管理员可以使用这个命令。"
-DEBATE_SOON = "辩论功能即将上线"
 FOLLOW_UP_CHARS = 20
 FOLLOW_UP_SECONDS = 30 * 60
 _FOLLOW_UP = re.compile(
@@ -82,16 +84,6 @@ DRAIN_SECONDS = 30.0
 Handler = Callable[["PanelService", "Turn"], AsyncIterator[Reply]]
 SubscriptionListener = Callable[[str, Subscription | None], Awaitable[None] | None]
 """Told `(chat_id, subscription)` after `/subscribe`, `(chat_id, None)` after `/unsubscribe`."""
-
-
-class DebateStager(Protocol):
-    """What `bot.debate.stage_debate` is called as: yields one Reply per turn, checking `stop`."""
-
-    def __call__(
-        self, panel: Panel, proposition: str, *, stop: threading.Event
-    ) -> Iterable[Reply] | AsyncIterator[Reply]:
-        """Stage a debate on `proposition`; stop early once `stop` is set."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -500,27 +492,26 @@ class PanelService:
                 await outcome
 
     async def debate_command(self, turn: Turn) -> AsyncIterator[Reply]:
-        """Stage a debate on a proposition, one Reply per turn, until it ends or `/stop`."""
-        try:
-            from bot.debate import stage_debate
-        except ImportError:
-            yield Reply(DEBATE_SOON)
-            return
-        stager: DebateStager = stage_debate
-        chat_id, proposition = turn.inbound.chat_id, turn.inbound.args.strip()
+        """Stage a debate (`/debate 命题 | 名字 名字`), one Reply per turn, until it ends or `/stop`."""
+        chat_id = turn.inbound.chat_id
+        proposition, _, names = turn.inbound.args.partition("|")
+        proposition = proposition.strip()
         if not proposition:
-            yield Reply("用法：/debate 命题，例如 /debate 开源模型能追上闭源模型", kind="error")
+            yield Reply(
+                "用法：/debate 命题（可加 | 名字 名字），例如 /debate 开源模型能追上闭源模型", kind="error"
+            )
             return
         if chat_id in self._debates:
             yield Reply("这里已经有一场辩论在进行，发送 /stop 结束它。", kind="error")
             return
-        stop = self._debates[chat_id] = threading.Event()
         panel = self.panel
+        persona_ids = [panel.registry.get(name).id for name in names.split()]
+        stop = self._debates[chat_id] = threading.Event()
         self._flights.running[id(panel)] += 1
         try:
-            turns = stager(panel, proposition, stop=stop)
-            async for reply in _until(turns, stop):
-                yield reply
+            turns = iter_debate(panel, proposition, persona_ids=persona_ids, should_stop=stop.is_set)
+            async for debate_turn in _until(turns, stop):
+                yield debate_reply(debate_turn, sources=panel.sources)
         finally:
             del self._debates[chat_id]
             self._flights.running[id(panel)] -= 1
@@ -612,17 +603,9 @@ class PanelService:
         flights.running.pop(id(panel), None)
 
 
-async def _until(
-    turns: Iterable[Reply] | AsyncIterator[Reply], stop: threading.Event
-) -> AsyncIterator[Reply]:
-    """Yield a debate's turns until it ends or `stop` is set; a blocking stager runs in a thread."""
-    if isinstance(turns, AsyncIterator):
-        async for turn in turns:
-            if stop.is_set():
-                return
-            yield turn
-        return
-    iterator = iter(turns)
+async def _until(turns: Iterator[T], stop: threading.Event) -> AsyncIterator[T]:
+    """Yield a debate's turns until it ends or `stop` is set; each blocking step runs in a thread."""
+    iterator = turns
     done = object()
     while not stop.is_set():
         item: Any = await asyncio.to_thread(next, iterator, done)

@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import threading
-import types
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot import admin
+from bot.debate import DebateTurn
 from bot.message import MAX_PAYLOAD_BYTES, Document, Reply
 from bot.panel import Panel
 from bot.render import context_payload, render_plain, split_text
 from bot.scheduler import check_seeds, daily_quote_text, daily_time, reload_if_changed, seeds_fingerprint
-from bot.service import ADMIN_ONLY, DEBATE_SOON, GENERIC_ERROR, PanelService
+from bot.service import ADMIN_ONLY, GENERIC_ERROR, PanelService
 from bot.settings import Settings
 from bot.store import Subscription
 from tests.conftest import chat
@@ -228,25 +228,37 @@ async def test_subscribe_and_unsubscribe_store_the_time_and_tell_the_listener(se
     assert heard == [("test:1", Subscription("test:1", "08:30", "Asia/Shanghai")), ("test:1", None)]
 
 
-async def test_debate_is_announced_until_the_module_exists(service: PanelService) -> None:
-    (reply,) = await chat(service, "/debate 开源能追上闭源吗")
+async def test_debate_turns_arrive_one_per_reply_and_cite(service: PanelService) -> None:
+    replies = await chat(service, "/debate 国产AI芯片和英伟达的差距主要在软件生态")
     (stop,) = await chat(service, "/stop")
 
-    assert reply.text == DEBATE_SOON
+    assert replies[0].title == "主持人" and replies[0].kind == "debate"
+    spoken = [r for r in replies if r.title != "主持人"]
+    assert spoken and all(r.citations for r in spoken)
+    texts = {k: src.text for k, src in service.panel.sources.items()}
+    assert all(texts[c.source][c.start : c.end] == c.quote for r in replies for c in r.citations)
     assert stop.text == "现在没有进行中的辩论。"
+
+
+async def test_debate_with_an_unknown_name_is_an_error(service: PanelService) -> None:
+    (reply,) = await chat(service, "/debate 开源能追上闭源 | 无名氏")
+
+    assert reply.kind == "error" and "无名氏" in reply.text
 
 
 async def test_stop_ends_a_running_debate(service: PanelService, monkeypatch: pytest.MonkeyPatch) -> None:
     started = threading.Event()
 
-    def stage_debate(panel: Panel, proposition: str, *, stop: threading.Event) -> Iterator[Reply]:
+    def iter_debate(panel: Panel, proposition: str, **options: object) -> Iterator[DebateTurn]:
         for n in range(1, 100):
             if n == 2:  # the first turn has been handed on
                 started.set()
-            stop.wait(0.05)
-            yield Reply(f"第{n}轮：{proposition}", kind="debate")
+            time.sleep(0.05)
+            yield DebateTurn(
+                round=n, persona="moderator", name="主持人", stance="neutral", text=f"第{n}轮：{proposition}"
+            )
 
-    monkeypatch.setitem(sys.modules, "bot.debate", types.SimpleNamespace(stage_debate=stage_debate))
+    monkeypatch.setattr("bot.service.iter_debate", iter_debate)
 
     async def debate() -> list[Reply]:
         return await chat(service, "/debate 开源能追上闭源吗")

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.errors import ConfigError
 from bot.evaluation.attribution import score_attribution
+from bot.evaluation.debates import score_debates
 from bot.evaluation.gold import load_gold_people, load_gold_questions, load_gold_speakers
 from bot.evaluation.questions import score_questions
 from bot.settings import Settings
@@ -41,4 +42,5 @@ def run_eval(settings: Settings, path: Path) -> dict[str, Any]:
     return {
         "attribution": attribution.to_dict(),
         "questions": score_questions(questions, panel.ask, texts),
+        "debates": score_debates(panel, eval_dir),
     }
