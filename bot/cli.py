@@ -67,23 +67,12 @@ def personas_command(args: argparse.Namespace, settings: Settings) -> int:
 
 def quotes_command(args: argparse.Namespace, settings: Settings) -> int:
     """List every attributed span, optionally of one persona."""
+    from bot.persona.profile import quote_rows
     from bot.persona.registry import load_registry
 
     registry = load_registry(settings)
     personas = [registry.get(args.persona)] if args.persona else list(registry)
-    rows = [
-        {
-            "persona": p.id,
-            "name": p.name,
-            "source": q.source,
-            "start": q.start,
-            "end": q.end,
-            "kind": q.kind,
-            "text": q.text,
-        }
-        for p in personas
-        for q in p.quotes
-    ]
+    rows = quote_rows(personas)
     if args.json:
         print_json(rows)
     else:

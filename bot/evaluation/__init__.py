@@ -10,6 +10,7 @@ from bot.evaluation.attribution import score_attribution
 from bot.evaluation.debates import score_debates
 from bot.evaluation.gold import load_gold_people, load_gold_questions, load_gold_speakers
 from bot.evaluation.questions import score_questions
+from bot.persona.profile import quote_rows
 from bot.settings import Settings
 
 
@@ -22,19 +23,7 @@ def run_eval(settings: Settings, path: Path) -> dict[str, Any]:
         raise ConfigError(f"no evaluation set at {eval_dir}", user_message=f"找不到评测集：{eval_dir}")
     panel = Panel.open(settings)
     texts = {source_id: source.text for source_id, source in panel.sources.items()}
-    spans = [
-        {
-            "persona": p.id,
-            "name": p.name,
-            "source": q.source,
-            "start": q.start,
-            "end": q.end,
-            "kind": q.kind,
-            "text": q.text,
-        }
-        for p in panel.registry
-        for q in p.quotes
-    ]
+    spans = quote_rows(panel.registry)
     attribution = score_attribution(
         spans, texts, load_gold_speakers(eval_dir), people=load_gold_people(eval_dir)
     )

@@ -8,7 +8,7 @@ import re
 import tempfile
 import unicodedata
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -371,3 +371,20 @@ def load_personas(directory: Path, *, texts: Mapping[str, str]) -> list[Persona]
             raise _invalid(path, f"the file of persona {persona.id!r} must be named {persona.id}.yaml")
         personas.append(persona)
     return sorted(personas, key=lambda persona: persona.id)
+
+
+def quote_rows(personas: Iterable[Persona]) -> list[dict[str, object]]:
+    """Every attributed span in the `panelbot quotes --json` shape."""
+    return [
+        {
+            "persona": p.id,
+            "name": p.name,
+            "source": q.source,
+            "start": q.start,
+            "end": q.end,
+            "kind": q.kind,
+            "text": q.text,
+        }
+        for p in personas
+        for q in p.quotes
+    ]
