@@ -31,7 +31,7 @@ WHO_MAX = 3
 """At most this many people are named as having said the same words."""
 CONTENDERS = 20
 """Only the personas with the best hits are weighed (keeps routing fast on large corpora)."""
-RELEVANT = ((0.40, 0.0), (0.0, 0.50), (0.20, 0.35))
+RELEVANT = ((0.45, 0.0), (0.0, 0.46), (0.15, 0.36))
 """(coverage, cosine) floors: a persona addressed the question when it clears any pair. Coverage is the
 IDF-weighted share of the question's words in its best passages; cosine is the meaning similarity of
 sentence embeddings. Neither alone separates paraphrased questions from unrelated ones."""

@@ -20,26 +20,32 @@ STOPWORDS = frozenset(
     "怎么看 看法 观点 请问 一下 多少 具体 到底 是否 有没有 是不是 听说 大概 真的 谈谈 聊聊 哪位 谁说 说过 "
     # words that frame a question rather than name its topic
     "好处 坏处 意义 作用 前景 原因 怎么样 看待 评价 理解 区别 为何 为啥 咋 咋样 啥 怎样 怎么办 有何 何时 "
-    "什么样 主要 应该 打算 希望 一般 通常 最近 之类 这么 那么 "
+    "什么样 主要 应该 打算 希望 一般 通常 最近 之类 这么 那么 不会 会不会 能不能 以后 将来 一样 上面 "
+    "专门 某个 某些 针对 判断 一致 分别 各自 相比 比较 对比 "
     "to the of and in on for is are".split()
 )
 _WORD = re.compile(r"[\w\u4e00-\u9fff]")
 jieba.setLogLevel(logging.WARNING)
+DOMAIN_WORDS = ("大模型", "小模型", "算力", "语料", "开源", "闭源", "垂直模型", "通用大模型", "生成式")
+"""Words of the field jieba's dictionary splits (`做大模型` → 做大/模型 without them)."""
 _lock = threading.Lock()
 _names: set[str] = set()
+_ready = False
 
 
-def add_names(names: Iterable[str]) -> None:
+def add_names(names: Iterable[str], *, tag: str = "nr") -> None:
     """Teach jieba the given names so each stays one token (`蒋镒珍`, `于千城`)."""
+    warm_up()
     with _lock:
         for name in names:
             if name and name not in _names:
-                jieba.add_word(name, freq=100_000, tag="nr")
+                jieba.add_word(name, freq=100_000, tag=tag)
                 _names.add(name)
 
 
 def tokenize(text: str) -> list[str]:
     """Split text into lowercase search tokens, without stopwords and punctuation."""
+    warm_up()
     tokens: list[str] = []
     for token in jieba.lcut(text):
         token = token.strip().lower()
@@ -49,9 +55,15 @@ def tokenize(text: str) -> list[str]:
 
 
 def warm_up() -> None:
-    """Load jieba's dictionary now rather than on the first question."""
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
+    """Load jieba's dictionary and the field's words now rather than on the first question."""
+    global _ready
+    with _lock:
+        if _ready:
+            return
+        jieba.initialize()
+        for word in DOMAIN_WORDS:
+            jieba.add_word(word, freq=100_000, tag="n")
+        _ready = True
 
 
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]{2,}")
