@@ -35,6 +35,8 @@ RELEVANT = ((0.45, 0.0), (0.0, 0.46), (0.15, 0.36))
 """(coverage, cosine) floors: a persona addressed the question when it clears any pair. Coverage is the
 IDF-weighted share of the question's words in its best passages; cosine is the meaning similarity of
 sentence embeddings. Neither alone separates paraphrased questions from unrelated ones."""
+NAMED_RELEVANT = ((0.30, 0.0), (0.0, 0.40), (0.10, 0.33))
+"""Lower floors for a persona the user named: the name already says whose words are wanted."""
 MULTI_SHARE, MULTI_MAX = 0.5, 8
 """A question to several people (`大家怎么看`) is answered by every relevant persona this close to the best."""
 CLOSE_SHARE, CLOSE_MAX = 0.6, 4
@@ -58,7 +60,11 @@ class Evidence:
     @property
     def relevant(self) -> bool:
         """Whether this persona actually addressed the question."""
-        return any(self.coverage >= cov and self.cosine >= cos for cov, cos in RELEVANT)
+        return self.clears(RELEVANT)
+
+    def clears(self, floors: Sequence[tuple[float, float]]) -> bool:
+        """Whether coverage and cosine clear any of the (coverage, cosine) floor pairs."""
+        return any(self.coverage >= cov and self.cosine >= cos for cov, cos in floors)
 
 
 @dataclass(frozen=True)
@@ -129,8 +135,8 @@ def route(
             evidence(p, retriever.search(question, personas=[p.id], top_k=6), terms, retriever.idf)
             for p in mentioned
         ]
-        chosen = tuple(e for e in found if e.relevant)
-        declined = tuple(e.persona for e in found if not e.relevant)
+        chosen = tuple(e for e in found if e.clears(NAMED_RELEVANT))
+        declined = tuple(e.persona for e in found if not e.clears(NAMED_RELEVANT))
         return Routing("named" if chosen else "none", chosen, declined)
     hits = retriever.search(question, top_k=80)
     by_persona: dict[str, list[Hit]] = {}

@@ -21,7 +21,7 @@ STOPWORDS = frozenset(
     # words that frame a question rather than name its topic
     "好处 坏处 意义 作用 前景 原因 怎么样 看待 评价 理解 区别 为何 为啥 咋 咋样 啥 怎样 怎么办 有何 何时 "
     "什么样 主要 应该 打算 希望 一般 通常 最近 之类 这么 那么 不会 会不会 能不能 以后 将来 一样 上面 "
-    "专门 某个 某些 针对 判断 一致 分别 各自 相比 比较 对比 "
+    "专门 某个 某些 针对 判断 一致 分别 各自 相比 比较 对比 干什么 干嘛 "
     "to the of and in on for is are".split()
 )
 _WORD = re.compile(r"[\w\u4e00-\u9fff]")
