@@ -121,7 +121,9 @@ def run_bench(
             panel.composer,
             panel.embedder,
         )
-        result["scaled"] = measure(big, questions, repeats=repeats, cold_start_s=time.perf_counter() - started)
+        result["scaled"] = measure(
+            big, questions, repeats=repeats, cold_start_s=time.perf_counter() - started
+        )
     result["scale"] = scale
     result["questions"] = len(questions)
     return result
