@@ -142,3 +142,12 @@ def test_seed_speakers(name: str, speakers: set[str]) -> None:
     text = (Path("seeds") / f"{name}.txt").read_text(encoding="utf-8-sig")
     attribution = attribute_speakers(name, text, find_boilerplate(text))
     assert {u.speaker for u in attribution.utterances} == speakers
+
+
+def test_labels_that_carry_a_role_name_the_person() -> None:
+    text = "记者：您怎么看开源？\n\n星河智能CEO赵启明：开源是好事。\n\n记者：还有呢？\n\n星河智能CEO赵启明：没有了。\n"
+    attribution = attribute_speakers("t", text, find_boilerplate(text))
+    assert said(text, attribution) == [
+        ("赵启明", "direct", "view", "开源是好事。"),
+        ("赵启明", "direct", "view", "没有了。"),
+    ]

@@ -22,9 +22,7 @@ from dataclasses import dataclass
 
 from bot.ingest.clean import Line, split_lines
 from bot.ingest.names import (
-    TITLE_PATTERN as _TITLE_RE,
-)
-from bot.ingest.names import (
+    TITLE_PATTERN,
     aliases_in,
     looks_like_name,
     name_before,
@@ -78,7 +76,6 @@ def attribute_speakers(source_id: str, text: str, boilerplate: Iterable[Span]) -
     known |= {name for name in labels.values() if name}
     reader = _Reader(source_id, text, known)
     turns, covered = _turns(lines, marked, labels, text)
-    persons_with_turns = {turn.speaker for turn in turns if turn.speaker}
     hosts = _hosts(text, turns)
     for turn in turns:
         if turn.speaker is None:
@@ -87,7 +84,7 @@ def attribute_speakers(source_id: str, text: str, boilerplate: Iterable[Span]) -
         for start, end in turn.spans:
             reader.direct(turn.speaker, start, end, role="question" if question else "view")
     narration = [line for line in body if line.start not in covered]
-    author = None if persons_with_turns or labels else _speech_author(text, lines, marked, narration)
+    author = None if labels else _speech_author(text, lines, marked, narration)
     for line in narration:
         if author:
             reader.direct(author, line.start, line.end, role="view")
@@ -132,7 +129,7 @@ def _speaker_labels(text: str, body: list[Line], known: set[str]) -> dict[int, s
     for line in body:
         match = _LABEL.match(line.text)
         if match and line.text[match.end() :].strip():
-            raw[line.start] = match.group("label").strip()
+            raw[line.start] = _label_name(match.group("label").strip())
     counts = Counter(raw.values())
     labels: dict[int, str | None] = {}
     for start, label in raw.items():
@@ -157,6 +154,16 @@ def _speaker_labels(text: str, body: list[Line], known: set[str]) -> dict[int, s
         for start, label in labels.items()
         if label not in ANSWER_LABELS or answerer
     }
+
+
+def _label_name(label: str) -> str:
+    """Return the name in a label that carries a role (`APUS创始人李涛` → `李涛`), else the label."""
+    titles = list(TITLE_PATTERN.finditer(label))
+    if titles and not looks_like_name(label):
+        rest = label[titles[-1].end() :].lstrip("兼 ")
+        if looks_like_name(rest):
+            return rest
+    return label
 
 
 def _main_person(text: str, names: set[str]) -> str | None:
@@ -306,7 +313,7 @@ class _Reader:
             return None
         head = sentence[: match.start()]
         sources: list[tuple[int, str]] = [(head.rfind(n), n) for n in self.known if n in head]
-        for title in _TITLE_RE.finditer(head):
+        for title in TITLE_PATTERN.finditer(head):
             name = next(
                 (
                     head[title.end() : title.end() + n]
