@@ -151,3 +151,12 @@ def test_labels_that_carry_a_role_name_the_person() -> None:
         ("赵启明", "direct", "view", "开源是好事。"),
         ("赵启明", "direct", "view", "没有了。"),
     ]
+
+
+def test_markdown_and_bracket_labels() -> None:
+    text = "**问：**您怎么看开源？\n\n**王建国：**开源是好事。\n\n【记者】还有呢？\n\n【王建国】没有了。\n"
+    attribution = attribute_speakers("t", text, find_boilerplate(text))
+    assert said(text, attribution) == [
+        ("王建国", "direct", "view", "开源是好事。"),
+        ("王建国", "direct", "view", "没有了。"),
+    ]

@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from bot.ingest.names import looks_like_name
 from bot.ingest.span import Span, SpanKind
 
 SENTENCE_END = "。！？!?；;…"
@@ -39,6 +40,8 @@ _ENGAGEMENT = re.compile(
 _AD = re.compile(
     r"交易所|比特币|币圈|数字货币|加密货币|官网|下载APP|注册(?:送|即送|领取)|开户|优惠码|广告|赞助"
 )
+_BRACKET = re.compile(r"^\s*【([^】]{1,16})】")
+BRACKET_ROLES = frozenset({"记者", "问", "答", "主持人", "Q", "A"})
 _BIO_BLOCK = re.compile(r"(?:嘉宾|作者|人物|讲者|演讲者)(?:简介|介绍)|关于作者")
 
 
@@ -92,9 +95,19 @@ def classify_line(line: Line) -> SpanKind | None:
         (bool(_EDITOR_NOTE.match(text)), "editor_note"),
         (bool(_BYLINE.match(text)) and short, "byline"),
         (short and bool(_AD.search(text)), "ad"),
-        (short or (len(text) <= HEADING_MAX and bool(_HEADING_PREFIX.match(text))), "heading"),
+        (
+            short
+            or (len(text) <= HEADING_MAX and bool(_HEADING_PREFIX.match(text)) and not _bracket_label(text)),
+            "heading",
+        ),
     ]
     return next((kind for hit, kind in rules if hit), None)
+
+
+def _bracket_label(text: str) -> bool:
+    """Whether a line opens with a speaker in brackets (`【记者】…`, `【王建国】…`) rather than a heading."""
+    match = _BRACKET.match(text)
+    return bool(match) and (match.group(1) in BRACKET_ROLES or looks_like_name(match.group(1)))
 
 
 def _runs(lines: list[Line]) -> Iterator[tuple[Line, SpanKind | None]]:
