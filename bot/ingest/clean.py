@@ -107,7 +107,7 @@ def classify_line(line: Line) -> SpanKind | None:
 def _bracket_label(text: str) -> bool:
     """Whether a line opens with a speaker in brackets (`【记者】…`, `【王建国】…`) rather than a heading."""
     match = _BRACKET.match(text)
-    return bool(match) and (match.group(1) in BRACKET_ROLES or looks_like_name(match.group(1)))
+    return match is not None and (match.group(1) in BRACKET_ROLES or looks_like_name(match.group(1)))
 
 
 def _runs(lines: list[Line]) -> Iterator[tuple[Line, SpanKind | None]]:
