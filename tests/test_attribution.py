@@ -160,3 +160,10 @@ def test_markdown_and_bracket_labels() -> None:
         ("王建国", "direct", "view", "开源是好事。"),
         ("王建国", "direct", "view", "没有了。"),
     ]
+
+
+def test_answer_labels_go_to_the_interviewee_named_with_a_role() -> None:
+    text = "本报记者日前专访了星河智能创始人兼CEO赵启明。\n\n问：您怎么看价格战？\n\n答：价格战对行业是好事。\n"
+    attribution = attribute_speakers("t", text, find_boilerplate(text))
+    assert said(text, attribution) == [("赵启明", "direct", "view", "价格战对行业是好事。")]
+    assert attribution.people["赵启明"].title == "星河智能创始人兼CEO"

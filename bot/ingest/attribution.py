@@ -122,6 +122,10 @@ def _names_in(text: str, lines: list[Line], marked: dict[int, Span]) -> set[str]
             # A name met once and without a role is more likely a word (`比喻来解释`) than a person.
             if name and (text.count(name) >= 2 or role_before(text, end - len(name))):
                 names.add(name)
+        for title in TITLE_PATTERN.finditer(text, line.start, line.end):  # `CEO赵启明`: a name given a role
+            name = next((c for n in (3, 2) if looks_like_name(c := text[title.end() : title.end() + n])), None)
+            if name and role_before(text, title.end()):
+                names.add(name)
     return names
 
 

@@ -191,7 +191,7 @@ def role_before(text: str, start: int) -> str:
     """Return the role written right before a name at `start` (`APUS创始人兼CEO李涛` → `APUS创始人兼CEO`)."""
     head = text[max(0, start - 60) : start]
     head = re.split(r"[，,:：;；。！？!?“”\"（）()《》\n]", head)[-1]
-    head = re.split(r"对话|与|和|及|以及|由|协助|邀请|包括|采访|专访|作为|是|为|的|在", head)[-1]
+    head = re.split(r"对话了?|与|和|及|以及|由|协助|邀请了?|包括|采访了?|专访了?|作为|是|为|的|在", head)[-1]
     parts = head.split("、")
     role = parts.pop().strip()
     # `腾讯云副总裁、腾讯云智能平台负责人李学朝`: earlier parts that end with a title belong to the role.
