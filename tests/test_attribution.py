@@ -167,3 +167,16 @@ def test_answer_labels_go_to_the_interviewee_named_with_a_role() -> None:
     attribution = attribute_speakers("t", text, find_boilerplate(text))
     assert said(text, attribution) == [("赵启明", "direct", "view", "价格战对行业是好事。")]
     assert attribution.people["赵启明"].title == "星河智能创始人兼CEO"
+
+
+def test_first_person_essay_is_credited_to_its_byline_author() -> None:
+    text = "大模型的泡沫会破吗\n文/张晓明\n我认为大模型的泡沫很大，但这不是坏事。\n我的判断是，明年会出现一轮洗牌。\n"
+    attribution = attribute_speakers("t", text, find_boilerplate(text))
+    assert {u.speaker for u in attribution.utterances} == {"张晓明"}
+    assert len(attribution.utterances) == 2
+
+
+def test_third_person_report_with_a_byline_credits_nobody() -> None:
+    text = "多家公司发布新模型\n文/王芳\n昨日，多家公司发布了新模型。业内人士认为，价格战将持续。\n部分公司已经开始降价。\n"
+    attribution = attribute_speakers("t", text, find_boilerplate(text))
+    assert attribution.utterances == ()

@@ -53,6 +53,7 @@ _RELAY = re.compile(rf"(?:{SPEECH_VERBS}|讲话|论断|比喻|声音|观点|说�
 _RELAY_SOURCE = re.compile(r"讲话|论断|比喻|声音|说法|名言|有人|有位|有个|有句话|前辈|同行|业界|网上|质疑")
 _FIRST_PERSON = re.compile(r"我")
 _AUTHOR_NOTE = re.compile(r"作者\s*[/|｜丨:：]?\s*([\u4e00-\u9fff]{2,4}?)(?:系|是|为|，|,|\s|）|\))")
+_BYLINE_NAME = re.compile(r"^(?:文|作者|撰文)\s*[/|｜丨:：]\s*([\u4e00-\u9fff]{2,4})$")
 _REPORTER = re.compile(r"记者\s*([\u4e00-\u9fff]{2,4})")
 MIN_REPORTED = 8
 """A reported piece shorter than this is only the attribution itself (`周明称。`)."""
@@ -255,7 +256,7 @@ def _speech_author(
         if kind in ("heading", "title", "byline") and index < 5 and looks_like_name(line.text):
             votes[line.text] += 2
         if kind in ("title", "editor_note", "byline"):
-            for name in _AUTHOR_NOTE.findall(line.text):
+            for name in [*_AUTHOR_NOTE.findall(line.text), *_BYLINE_NAME.findall(line.text)]:
                 votes[name] += 2
             title_name = re.match(r"([\u4e00-\u9fff]{2,4}?)(?:谈|：|:|说|论)", line.text)
             if kind == "title" and title_name:
