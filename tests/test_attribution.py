@@ -163,7 +163,9 @@ def test_markdown_and_bracket_labels() -> None:
 
 
 def test_answer_labels_go_to_the_interviewee_named_with_a_role() -> None:
-    text = "本报记者日前专访了星河智能创始人兼CEO赵启明。\n\n问：您怎么看价格战？\n\n答：价格战对行业是好事。\n"
+    text = (
+        "本报记者日前专访了星河智能创始人兼CEO赵启明。\n\n问：您怎么看价格战？\n\n答：价格战对行业是好事。\n"
+    )
     attribution = attribute_speakers("t", text, find_boilerplate(text))
     assert said(text, attribution) == [("赵启明", "direct", "view", "价格战对行业是好事。")]
     assert attribution.people["赵启明"].title == "星河智能创始人兼CEO"
@@ -180,3 +182,12 @@ def test_third_person_report_with_a_byline_credits_nobody() -> None:
     text = "多家公司发布新模型\n文/王芳\n昨日，多家公司发布了新模型。业内人士认为，价格战将持续。\n部分公司已经开始降价。\n"
     attribution = attribute_speakers("t", text, find_boilerplate(text))
     assert attribution.utterances == ()
+
+
+def test_an_unknown_label_asking_a_question_ends_the_answer() -> None:
+    text = "36氪：您怎么看开源？\n\n王建国：开源是好事。\n\n36氪：那闭源呢？\n\n王建国：闭源也有市场。\n"
+    attribution = attribute_speakers("t", text, find_boilerplate(text))
+    assert said(text, attribution) == [
+        ("王建国", "direct", "view", "开源是好事。"),
+        ("王建国", "direct", "view", "闭源也有市场。"),
+    ]

@@ -124,7 +124,9 @@ def _names_in(text: str, lines: list[Line], marked: dict[int, Span]) -> set[str]
             if name and (text.count(name) >= 2 or role_before(text, end - len(name))):
                 names.add(name)
         for title in TITLE_PATTERN.finditer(text, line.start, line.end):  # `CEO赵启明`: a name given a role
-            name = next((c for n in (3, 2) if looks_like_name(c := text[title.end() : title.end() + n])), None)
+            name = next(
+                (c for n in (3, 2) if looks_like_name(c := text[title.end() : title.end() + n])), None
+            )
             if name and role_before(text, title.end()):
                 names.add(name)
     return names
@@ -206,7 +208,11 @@ def _turns(
             offset = label_end.end() if label_end else 0
             spans.append((line.start + offset, line.end))
             covered.add(line.start)
-        elif active and not _reports_someone(text, line, {speaker, *labels.values()} - {None}):
+        elif (
+            active
+            and not _reports_someone(text, line, {speaker, *labels.values()} - {None})
+            and not (_LABEL.match(line.text) and is_question(line.text))  # `36氪：…？` asks; the answer ended
+        ):
             spans.append((line.start, line.end))
             covered.add(line.start)
         else:
