@@ -439,3 +439,9 @@ def test_committed_manifest_describes_every_seed() -> None:
     assert all(meta.title for meta in manifest.values())
     copied = ["000_7391fc058f892055", "003_739c9b36330d7d9d", "004_5523c2553bd12616"]
     assert all(manifest[seed].title in texts[seed] for seed in copied)
+
+
+def test_source_without_manifest_entry_takes_its_title_line(tmp_path: Path) -> None:
+    write(tmp_path / "new.txt", "大模型创业访谈实录\n\n记者：您好？\n\n王建国：你好。\n".encode())
+    (source,) = load_sources(tmp_path, max_bytes=10_000).sources
+    assert source.meta.title == "大模型创业访谈实录"

@@ -165,3 +165,8 @@ def _in_ad_cluster(kinds: list[tuple[Line, SpanKind | None]], index: int) -> boo
 def find_boilerplate(text: str) -> list[Span]:
     """Return the spans of `text` that are nobody's view, in text order."""
     return [Span(line.start, line.end, kind) for line, kind in _runs(split_lines(text)) if kind is not None]
+
+
+def detected_title(text: str) -> str:
+    """Return the text of the line cleaning takes for the title, or an empty string."""
+    return next((text[s.start : s.end] for s in find_boilerplate(text) if s.kind == "title"), "")

@@ -26,6 +26,7 @@ from lxml_html_clean import Cleaner
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.errors import SourceError
+from bot.ingest.clean import detected_title
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +119,11 @@ def read_source(path: Path, *, meta: SourceMeta | None = None, max_bytes: int) -
     if path.suffix.lower() not in TEXT_SUFFIXES:
         raise SourceError(f"unsupported file type {path.suffix!r} (use .txt or .md)", path=str(path))
     data = _read_bytes(path, max_bytes=max_bytes)
-    return Source(id=path.stem, path=path, text=decode_bytes(data, path=str(path)), meta=meta or SourceMeta())
+    text = decode_bytes(data, path=str(path))
+    meta = meta or SourceMeta()
+    if not meta.title:  # a document without a manifest entry is named by its own title line
+        meta = meta.model_copy(update={"title": detected_title(text)})
+    return Source(id=path.stem, path=path, text=text, meta=meta)
 
 
 def html_to_text(html: str, *, path: str = "<html>") -> str:
