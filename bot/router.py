@@ -40,7 +40,7 @@ NAMED_RELEVANT = ((0.30, 0.0), (0.0, 0.40), (0.10, 0.33))
 MULTI_SHARE, MULTI_MAX = 0.5, 8
 """A question to several people (`大家怎么看`) is answered by every relevant persona this close to the best."""
 CLOSE_SHARE, CLOSE_MAX = 0.6, 4
-"""Otherwise a second or third persona answers only when this close to the best one."""
+"""Otherwise up to three more personas answer when this close to the best one."""
 
 
 @dataclass(frozen=True)

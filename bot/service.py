@@ -58,6 +58,7 @@ from bot.store import Exchange, Store, Subscription
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
+_WHO_IS = re.compile(r"^\s*@?(.{1,20}?)\s*(?:是谁|是什么人|是做什么的)\s*[?？]?\s*$")
 
 STAGES: tuple[str, ...] = (
     "validate",  # drop unaddressed group chatter; refuse over-long text before doing any work
@@ -286,6 +287,10 @@ class PanelService:
                 yield Reply("请发送文字问题，或发送 /help 查看用法。")
             return
         registry = self.panel.registry
+        asked_about = _WHO_IS.match(text)
+        if asked_about and asked_about.group(1) in registry:  # `李开复是谁？` asks for the profile card
+            yield profile_reply(registry.get(asked_about.group(1)), sources=self.panel.sources)
+            return
         active = self.store.active_persona(inbound.chat_id)
         if active and active not in registry:
             self.store.set_active_persona(inbound.chat_id, None)

@@ -527,3 +527,9 @@ def test_render_plain_and_split_text() -> None:
     assert all(len(chunk) <= 50 for chunk in chunks)
     assert "".join(chunks).replace("\n", "") == text.replace("\n", "")
     assert all(chunk.endswith("。") for chunk in chunks)
+
+
+async def test_who_is_a_persona_shows_the_profile_card(service: PanelService) -> None:
+    (reply,) = await chat(service, "钱文静是谁？")
+
+    assert reply.title.startswith("钱文静") and "云杉半导体" in reply.text + reply.title
