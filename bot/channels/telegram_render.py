@@ -1,12 +1,13 @@
-"""Render neutral replies as Telegram HTML messages: escaped, titled, cited and split under the limit."""
+"""Render neutral replies as Telegram HTML (escaped, titled, cited, split under the limit) and send them."""
 
 from __future__ import annotations
 
 import re
 from html import escape
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
-from telegram.constants import MessageLimit
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, ReplyParameters
+from telegram.constants import MessageLimit, ParseMode
+from telegram.ext import ExtBot
 
 from bot.message import Button, Reply
 from bot.render import split_text
@@ -125,3 +126,21 @@ def keyboard(buttons: tuple[Button, ...]) -> InlineKeyboardMarkup | None:
         else:
             rows.append([key])
     return InlineKeyboardMarkup(rows)
+
+
+async def send_reply(bot: ExtBot[int], chat_id: int, reply: Reply, *, reply_to: int | None = None) -> None:
+    """Send one reply as HTML messages; the first quotes `reply_to`, the last carries the buttons."""
+    chunks = render_reply(reply)
+    for number, chunk in enumerate(chunks):
+        await bot.send_message(
+            chat_id,
+            chunk,
+            parse_mode=ParseMode.HTML,
+            reply_markup=keyboard(reply.buttons) if number == len(chunks) - 1 else None,
+            reply_parameters=(
+                ReplyParameters(reply_to, allow_sending_without_reply=True)
+                if reply_to is not None and number == 0
+                else None
+            ),
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
