@@ -74,6 +74,8 @@ async def answer_question(service: PanelService, turn: Turn) -> AsyncIterator[Re
         service.store.set_active_persona(inbound.chat_id, None)
         yield Reply(f"嘉宾 {active} 已不在名单中，已结束单独对话。")
         active = None
+    if active and any(p.id != active for p in registry.find_mentions(text)):
+        active = None  # a question that names someone else is theirs, even during `/with`
     follow = service.follow_up(inbound.chat_id, text, registry)
     persona_ids: Sequence[str] = [active] if active else (follow.persona_ids if follow else ())
     async for reply in service.answer(

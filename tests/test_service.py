@@ -164,6 +164,14 @@ async def test_with_sets_the_active_persona_until_off(service: PanelService) -> 
     assert [r.title for r in answers(await chat(service, PRICE_WAR))] == ["赵启明 · 星河智能创始人兼CEO"]
 
 
+async def test_naming_someone_else_during_with_asks_them(service: PanelService) -> None:
+    await chat(service, "/with 钱文静")
+    replies = await chat(service, f"赵启明怎么看{PRICE_WAR}")
+    await chat(service, "/with off")
+
+    assert [r.title for r in answers(replies)] == ["赵启明 · 星河智能创始人兼CEO"]
+
+
 async def test_with_unknown_name_says_so(service: PanelService) -> None:
     (reply,) = await chat(service, "/with 马云")
 
