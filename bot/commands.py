@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.ingest.sources import KIND_LABELS
 from bot.message import Button, Reply
 from bot.persona.profile import Persona
 from bot.persona.registry import PersonaRegistry
 from bot.render import (
     CONTEXT_PREFIX,
-    KIND_LABELS,
     PROFILE_PREFIX,
     context_reply,
     describe_source,

@@ -18,7 +18,6 @@ from bot.ingest.text import is_question, split_sentences
 from bot.message import MAX_PAYLOAD_BYTES, Button, Reply
 from bot.persona.profile import Persona
 
-KIND_LABELS = {"interview": "采访", "salon": "沙龙", "speech": "演讲", "news": "报道"}
 SIGNATURE_CHARS = (8, 80)
 """A signature quote is one sentence of this many characters (inclusive)."""
 CONTEXT_LIMIT = 1200

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from bot.compose.answer import Answer, Citation, Mode
-from bot.ingest.sources import SourceMeta
+from bot.ingest.sources import KIND_LABELS, SourceMeta
 from bot.persona.profile import Persona
 from bot.retrieval.passage import Hit, Passage
 
@@ -50,7 +50,7 @@ def where(meta: SourceMeta | None) -> str:
         return "一篇文章"
     when = f"{meta.date[:4]}年" if meta.date else ""
     outlet = meta.outlet or (f"《{meta.title}》" if meta.title else "")
-    kind = {"interview": "采访", "salon": "沙龙", "speech": "演讲", "news": "报道"}.get(meta.kind, "文章")
+    kind = KIND_LABELS.get(meta.kind, "文章")
     return f"{when}{outlet}的{kind}" if outlet or when else f"一篇{kind}"
 
 

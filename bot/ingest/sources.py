@@ -41,6 +41,10 @@ _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9_.\-\u3400-\u4dbf\u4e00-\u9fff\uf90
 _BLOCK_TAGS = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre")
 
 
+KIND_LABELS = {"interview": "采访", "salon": "沙龙", "speech": "演讲", "news": "报道"}
+"""How each document kind is named to users."""
+
+
 class SourceMeta(BaseModel):
     """What `seeds/sources.yaml` says about one document; "" means unknown."""
 
