@@ -168,8 +168,8 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
             "webhook mode needs tornado: pip install 'python-telegram-bot[webhooks]', "
             "or unset TELEGRAM_WEBHOOK_URL to poll"
         )
-    from bot.channels.telegram import serve
-    from bot.service import PanelService
+    from bot.channels.telegram.app import serve
+    from bot.chat.service import PanelService
 
     logging.getLogger("bot").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     serve(PanelService.open(settings), settings)

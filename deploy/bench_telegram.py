@@ -29,8 +29,8 @@ from telegram import Update  # noqa: E402
 from telegram.ext import TypeHandler  # noqa: E402
 
 from bot.bench import SAMPLE_QUESTIONS  # noqa: E402
-from bot.channels.telegram import ALLOWED_UPDATES, build_application  # noqa: E402
-from bot.message import ChatService, Inbound, Reply  # noqa: E402
+from bot.channels.telegram.app import ALLOWED_UPDATES, build_application  # noqa: E402
+from bot.chat.message import ChatService, Inbound, Reply  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from tests.bot_api_stand_in import TOKEN, BotApiStandIn  # noqa: E402
 
@@ -58,7 +58,7 @@ async def run(chats: int, messages: int, service_name: str, rate_limit: int) -> 
     settings = Settings()
     service: ChatService
     if service_name == "panel":
-        from bot.service import PanelService
+        from bot.chat.service import PanelService
 
         started = time.monotonic()
         service = await asyncio.to_thread(PanelService.open, settings)

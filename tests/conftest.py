@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.chat.message import Inbound, Reply, parse_command
+from bot.chat.service import PanelService
+from bot.chat.store import Store
 from bot.ingest.pipeline import ingest
-from bot.message import Inbound, Reply, parse_command
 from bot.panel import Panel
-from bot.service import PanelService
 from bot.settings import Settings
-from bot.store import Store
 
 ARTICLES = Path(__file__).parent / "articles"
 MANIFEST = {

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from bot import admin
+from bot.chat import admin
+from bot.chat.message import MAX_PAYLOAD_BYTES, Document, Reply
+from bot.chat.render import context_payload, render_plain, split_text
+from bot.chat.scheduler import check_seeds, daily_quote_text, daily_time, reload_if_changed, seeds_fingerprint
+from bot.chat.service import ADMIN_ONLY, GENERIC_ERROR, PanelService
+from bot.chat.store import Subscription
 from bot.debate import DebateTurn
-from bot.message import MAX_PAYLOAD_BYTES, Document, Reply
 from bot.panel import Panel
-from bot.render import context_payload, render_plain, split_text
-from bot.scheduler import check_seeds, daily_quote_text, daily_time, reload_if_changed, seeds_fingerprint
-from bot.service import ADMIN_ONLY, GENERIC_ERROR, PanelService
 from bot.settings import Settings
-from bot.store import Subscription
 from tests.conftest import chat
 
 PRICE_WAR = "价格战对行业有什么影响？"
@@ -266,7 +266,7 @@ async def test_stop_ends_a_running_debate(service: PanelService, monkeypatch: py
                 round=n, persona="moderator", name="主持人", stance="neutral", text=f"第{n}轮：{proposition}"
             )
 
-    monkeypatch.setattr("bot.service.iter_debate", iter_debate)
+    monkeypatch.setattr("bot.chat.service.iter_debate", iter_debate)
 
     async def debate() -> list[Reply]:
         return await chat(service, "/debate 开源能追上闭源吗")
@@ -317,7 +317,7 @@ async def test_unexpected_exception_is_logged_and_answered_generically(
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(service.panel, "ask", explode)
-    with caplog.at_level(logging.ERROR, logger="bot.service"):
+    with caplog.at_level(logging.ERROR, logger="bot.chat.service"):
         replies = await chat(service, PRICE_WAR)
 
     assert [(r.kind, r.text) for r in replies] == [("error", GENERIC_ERROR)]

@@ -21,12 +21,12 @@ from types import ModuleType
 
 import pytest
 
+from bot.chat.message import Reply
+from bot.chat.service import PanelService
+from bot.chat.store import HISTORY_SIZE, Store, Subscription, database_path
 from bot.errors import ConfigError
-from bot.message import Reply
 from bot.panel import Panel
-from bot.service import PanelService
 from bot.settings import Settings
-from bot.store import HISTORY_SIZE, Store, Subscription, database_path
 from tests.conftest import chat
 
 psycopg: ModuleType | None
@@ -172,7 +172,7 @@ def test_kill_minus_nine_loses_nothing(tmp_path: Path, backend: Backend) -> None
     script = (
         "import os, signal, sys\n"
         "from bot.settings import Settings\n"
-        "from bot.store import Store\n"
+        "from bot.chat.store import Store\n"
         "store = Store.open(Settings(_env_file=None, database_url=sys.argv[1]))\n"
         "store.subscribe('telegram:1', '09:00', tz='Asia/Shanghai')\n"
         "store.set_active_persona('telegram:1', 'li-tao')\n"

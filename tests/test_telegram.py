@@ -26,20 +26,20 @@ from pydantic import SecretStr
 from telegram import Update
 from telegram.ext import TypeHandler
 
-from bot.channels.telegram import (
+from bot.channels.telegram.app import (
     ALLOWED_UPDATES,
     ChatOrderProcessor,
     PanelApplication,
     build_application,
     webhook_options,
 )
-from bot.channels.telegram_render import MESSAGE_LIMIT, render_reply
+from bot.channels.telegram.render import MESSAGE_LIMIT, render_reply
+from bot.chat.message import Inbound, Reply
+from bot.chat.service import PanelService
+from bot.chat.store import Store
 from bot.cli import main
-from bot.message import Inbound, Reply
 from bot.panel import Panel
-from bot.service import PanelService
 from bot.settings import Settings, get_settings
-from bot.store import Store
 from tests.bot_api_stand_in import BOT_USERNAME, TOKEN, BotApiStandIn
 
 ADMIN, USER, OTHER, GROUP = 1001, 2002, 3003, -100500
@@ -458,7 +458,7 @@ async def test_malformed_updates_are_skipped(bot: BotHarness) -> None:
 
 @integration
 async def test_admin_reload_reports_the_diff(own_bot: BotHarness, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("bot.channels.telegram.TYPING_AFTER", 0.0)  # this small reload is quick
+    monkeypatch.setattr("bot.channels.telegram.app.TYPING_AFTER", 0.0)  # this small reload is quick
     before = own_bot.service.panel
     (refusal,) = await own_bot.say("/reload", chat=OTHER, user=OTHER)
     assert "只有管理员" in refusal["text"] and own_bot.service.panel is before
@@ -679,7 +679,7 @@ class SlowDebateService:
 async def test_debate_turns_arrive_with_typing_between_and_stop_overtakes(
     api: BotApiStandIn, corpus_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("bot.channels.telegram.TYPING_AFTER", 0.05)
+    monkeypatch.setattr("bot.channels.telegram.app.TYPING_AFTER", 0.05)
     harness = BotHarness(api, SlowDebateService(), telegram_settings(corpus_settings, api))  # type: ignore[arg-type]
     async with harness.running():
         debate = api.enqueue_text("/debate 开源模型能追上闭源模型", chat_id=USER, user_id=USER)

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from bot.channels.terminal import PROMPT, TerminalChat
-from bot.message import parse_command
-from bot.service import PanelService
+from bot.chat.message import parse_command
+from bot.chat.service import PanelService
 from bot.settings import Settings
 
 PRICE_WAR = "价格战对行业有什么影响？"

@@ -13,10 +13,10 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from bot.chat.message import Button, Document, Inbound, parse_command
+from bot.chat.render import render_plain
+from bot.chat.service import PanelService
 from bot.errors import BotError
-from bot.message import Button, Document, Inbound, parse_command
-from bot.render import render_plain
-from bot.service import PanelService
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)

@@ -1,6 +1,6 @@
 """Chat commands: the `/help`-ordered command table, one handler per command, and button presses.
 
-Each handler takes the `PanelService` and the `Turn` it routed, and streams its replies; the service
+Each handler takes the chat `Core` and the `Turn` it routed, and streams its replies; the service
 runs them and records the turn.
 """
 
@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.ingest.sources import KIND_LABELS
-from bot.message import Button, Reply
-from bot.persona.profile import Persona
-from bot.persona.registry import PersonaRegistry
-from bot.render import (
+from bot.chat.message import Button, Reply
+from bot.chat.render import (
     CONTEXT_PREFIX,
     PROFILE_PREFIX,
     context_reply,
@@ -29,17 +25,15 @@ from bot.render import (
     resolve_key,
     signature_quotes,
 )
-from bot.scheduler import daily_quote_text
-
-if TYPE_CHECKING:
-    from bot.service import PanelService, Turn
+from bot.chat.scheduler import daily_quote_text
+from bot.chat.turn import Core, Handler, Turn
+from bot.ingest.sources import KIND_LABELS
+from bot.persona.profile import Persona
+from bot.persona.registry import PersonaRegistry
 
 _TIME = re.compile(r"^([01]?\d|2[0-3])[:：]([0-5]\d)$")
 _OFF = frozenset({"off", "none", "关闭", "退出", "结束", "取消"})
 _NAME_SEPARATORS = " \t\n:：,，、"
-
-Handler = Callable[["PanelService", "Turn"], AsyncIterator[Reply]]
-
 
 @dataclass(frozen=True)
 class Command:
@@ -53,12 +47,12 @@ class Command:
     listed: bool = True
 
 
-async def stray_document(service: PanelService, turn: Turn) -> AsyncIterator[Reply]:
+async def stray_document(service: Core, turn: Turn) -> AsyncIterator[Reply]:
     """Explain how to add a source when a file arrives without `/addsource`."""
     yield Reply("要添加来源，请发送 .txt / .md / .html 文件，并在说明里写 /addsource。")
 
 
-async def button_pressed(service: PanelService, turn: Turn) -> AsyncIterator[Reply]:
+async def button_pressed(service: Core, turn: Turn) -> AsyncIterator[Reply]:
     """Show what a button points at: a cited span in its source, or a persona's profile card."""
     panel = service.panel
     kind, _, rest = (turn.inbound.callback or "").partition(":")
@@ -83,13 +77,13 @@ async def button_pressed(service: PanelService, turn: Turn) -> AsyncIterator[Rep
     yield Reply("这个按钮已失效。", kind="error")
 
 
-async def start_command(service: PanelService, turn: Turn) -> AsyncIterator[Reply]:
+async def start_command(service: Core, turn: Turn) -> AsyncIterator[Reply]:
     """Greet a new user with the help text."""
     async for reply in help_command(service, turn):
         yield reply
 
 
-async def help_command(service: PanelService, turn: Turn) -> AsyncIterator[Reply]:
+async def help_command(service: Core, turn: Turn) -> AsyncIterator[Reply]:
     """Explain the bot: what it is, its personas, example questions and the commands."""
     registry = service.panel.registry
     lines = [
@@ -112,7 +106,7 @@ async def help_command(service: PanelService, turn: Turn) -> AsyncIterator[Reply
     yield Reply("\n".join(lines), title="使用说明")
 
 
-async def personas_command(service: PanelService, turn: Turn) -> AsyncIterator[Reply]:
+async def personas_command(service: Core, turn: Turn) -> AsyncIterator[Reply]:
     """List the personas with a profile button each; `/personas 名字` shows one card."""
     panel = service.panel
     if turn.inbound.args:
@@ -132,7 +126,7 @@ async def personas_command(service: PanelService, turn: Turn) -> AsyncIterator[R
     )
 
 
-async def with_command(service: PanelService, turn: Turn) -> AsyncIterator[Reply]:
+async def with_command(service: Core, turn: Turn) -> AsyncIterator[Reply]:
     """Talk to one persona until `/with off`."""
     chat_id, key = turn.inbound.chat_id, turn.inbound.args.strip()
     if not key:
@@ -154,7 +148,7 @@ async def with_command(service: PanelService, turn: Turn) -> AsyncIterator[Reply
     )
 
 
-async def ask_command(service: PanelService, turn: Turn) -> AsyncIterator[Reply]:
+async def ask_command(service: Core, turn: Turn) -> AsyncIterator[Reply]:
     """Ask one persona once: `/ask 名字 问题`; without a known name, whoever fits answers."""
     args = turn.inbound.args.strip()
     found = split_persona(args, service.panel.registry)
@@ -171,7 +165,7 @@ async def ask_command(service: PanelService, turn: Turn) -> AsyncIterator[Reply]
         yield reply
 
 
-async def who_command(service: PanelService, turn: Turn) -> AsyncIterator[Reply]:
+async def who_command(service: Core, turn: Turn) -> AsyncIterator[Reply]:
     """Find who said something: `/who 说法`."""
     said = turn.inbound.args.strip().strip("“”\"「」『』'‘’ ")
     if not said:
@@ -182,7 +176,7 @@ async def who_command(service: PanelService, turn: Turn) -> AsyncIterator[Reply]
         yield reply
 
 
-async def sources_command(service: PanelService, turn: Turn) -> AsyncIterator[Reply]:
+async def sources_command(service: Core, turn: Turn) -> AsyncIterator[Reply]:
     """List the articles: title, outlet, date, kind and who speaks in each."""
     panel = service.panel
     if not panel.sources:
@@ -197,7 +191,7 @@ async def sources_command(service: PanelService, turn: Turn) -> AsyncIterator[Re
     yield Reply("\n".join(lines), title=f"来源（{len(panel.sources)} 篇）")
 
 
-async def quote_command(service: PanelService, turn: Turn) -> AsyncIterator[Reply]:
+async def quote_command(service: Core, turn: Turn) -> AsyncIterator[Reply]:
     """Show a random signature quote, of one persona with `/quote 名字`."""
     panel = service.panel
     if not turn.inbound.args:
@@ -211,7 +205,7 @@ async def quote_command(service: PanelService, turn: Turn) -> AsyncIterator[Repl
     yield quote_reply(persona, service.rng.choice(quotes), sources=panel.sources)
 
 
-async def subscribe_command(service: PanelService, turn: Turn) -> AsyncIterator[Reply]:
+async def subscribe_command(service: Core, turn: Turn) -> AsyncIterator[Reply]:
     """Subscribe the chat to a daily quote: `/subscribe HH:MM [时区]`."""
     chat_id = turn.inbound.chat_id
     parts = turn.inbound.args.split()
@@ -233,7 +227,7 @@ async def subscribe_command(service: PanelService, turn: Turn) -> AsyncIterator[
     yield Reply(f"好的，每天 {hhmm}（{tz}）给你发一条嘉宾语录。发送 /unsubscribe 取消。")
 
 
-async def unsubscribe_command(service: PanelService, turn: Turn) -> AsyncIterator[Reply]:
+async def unsubscribe_command(service: Core, turn: Turn) -> AsyncIterator[Reply]:
     """Cancel the chat's daily quote."""
     chat_id = turn.inbound.chat_id
     if service.store.unsubscribe(chat_id):
@@ -243,26 +237,26 @@ async def unsubscribe_command(service: PanelService, turn: Turn) -> AsyncIterato
         yield Reply("你还没有订阅每日语录。发送 /subscribe HH:MM 订阅。")
 
 
-async def debate_command(service: PanelService, turn: Turn) -> AsyncIterator[Reply]:
+async def debate_command(service: Core, turn: Turn) -> AsyncIterator[Reply]:
     """Stage a debate (`/debate 命题 | 名字 名字`), one Reply per turn, until it ends or `/stop`."""
     async for reply in service.debate(turn):
         yield reply
 
 
-async def stop_command(service: PanelService, turn: Turn) -> AsyncIterator[Reply]:
+async def stop_command(service: Core, turn: Turn) -> AsyncIterator[Reply]:
     """Stop the chat's running debate."""
     stopped = service.stop(turn.inbound.chat_id)
     yield Reply("好的，辩论会在当前发言结束后停止。" if stopped else "现在没有进行中的辩论。")
 
 
-async def reload_command(service: PanelService, turn: Turn) -> AsyncIterator[Reply]:
+async def reload_command(service: Core, turn: Turn) -> AsyncIterator[Reply]:
     """Re-ingest the sources and swap in the new panel; report what changed."""
     yield Reply("正在重新加载资料，请稍候……", kind="admin")
     report = await service.reload()
     yield Reply(report.to_text(), kind="admin", title="重新加载完成")
 
 
-async def addsource_command(service: PanelService, turn: Turn) -> AsyncIterator[Reply]:
+async def addsource_command(service: Core, turn: Turn) -> AsyncIterator[Reply]:
     """Add the attached document as a source, then reload; on failure nothing changes."""
     document = turn.inbound.document
     if document is None:
@@ -273,7 +267,7 @@ async def addsource_command(service: PanelService, turn: Turn) -> AsyncIterator[
     yield Reply(report.to_text(), kind="admin", title="来源已添加")
 
 
-async def stats_command(service: PanelService, turn: Turn) -> AsyncIterator[Reply]:
+async def stats_command(service: Core, turn: Turn) -> AsyncIterator[Reply]:
     """Show personas, quotes, chats, questions answered and the index age."""
     panel = service.panel
     quotes = sum(len(p.quotes) for p in panel.registry)

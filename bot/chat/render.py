@@ -11,11 +11,11 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping
 
+from bot.chat.message import MAX_PAYLOAD_BYTES, Button, Reply
 from bot.compose.answer import Answer, AskResult, Citation
 from bot.debate import DebateTurn
 from bot.ingest.sources import Source, SourceMeta
 from bot.ingest.text import is_question, split_sentences
-from bot.message import MAX_PAYLOAD_BYTES, Button, Reply
 from bot.persona.profile import Persona
 
 SIGNATURE_CHARS = (8, 80)

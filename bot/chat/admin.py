@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.chat.message import Document
 from bot.errors import BotError, ReloadError
 from bot.ingest.pipeline import ingest
 from bot.ingest.sources import save_source
-from bot.message import Document
 from bot.panel import Panel
 from bot.settings import Settings
 

@@ -9,8 +9,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOpti
 from telegram.constants import MessageLimit, ParseMode
 from telegram.ext import ExtBot
 
-from bot.message import Button, Reply
-from bot.render import split_text
+from bot.chat.message import Button, Reply
+from bot.chat.render import split_text
 
 MESSAGE_LIMIT = MessageLimit.MAX_TEXT_LENGTH
 """Telegram refuses longer messages. It counts UTF-16 code units of the text after parsing the

@@ -14,16 +14,13 @@ import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from bot.message import Reply
+from bot.chat.message import Reply
+from bot.chat.render import profile_reply
+from bot.chat.store import Exchange
+from bot.chat.turn import Core, Turn
 from bot.persona.registry import PersonaRegistry
-from bot.render import profile_reply
 from bot.router import content_terms
-from bot.store import Exchange
-
-if TYPE_CHECKING:
-    from bot.service import PanelService, Turn
 
 FOLLOW_UP_CHARS = 20
 FOLLOW_UP_SECONDS = 30 * 60
@@ -56,7 +53,7 @@ def read_follow_up(last: Exchange | None, text: str, registry: PersonaRegistry) 
     return FollowUp(f"{last.topic} {text}", last.topic, ids) if ids else None
 
 
-async def answer_question(service: PanelService, turn: Turn) -> AsyncIterator[Reply]:
+async def answer_question(service: Core, turn: Turn) -> AsyncIterator[Reply]:
     """Answer plain text: the chat's `/with` persona, a follow-up's personas, or whoever the router picks."""
     inbound = turn.inbound
     text = inbound.text.strip()
@@ -76,7 +73,8 @@ async def answer_question(service: PanelService, turn: Turn) -> AsyncIterator[Re
         active = None
     if active and any(p.id != active for p in registry.find_mentions(text)):
         active = None  # a question that names someone else is theirs, even during `/with`
-    follow = service.follow_up(inbound.chat_id, text, registry)
+    history = service.store.history(inbound.chat_id)
+    follow = read_follow_up(history[-1] if history else None, text, registry)
     persona_ids: Sequence[str] = [active] if active else (follow.persona_ids if follow else ())
     async for reply in service.answer(
         turn,

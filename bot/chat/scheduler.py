@@ -13,17 +13,14 @@ import logging
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot.message import Reply
+from bot.chat.admin import ReloadReport
+from bot.chat.message import Reply
+from bot.chat.render import quote_reply, signature_quotes
+from bot.chat.store import Subscription
+from bot.chat.turn import Core
 from bot.panel import Panel
-from bot.render import quote_reply, signature_quotes
-from bot.store import Subscription
-
-if TYPE_CHECKING:
-    from bot.admin import ReloadReport
-    from bot.service import PanelService
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +60,7 @@ def check_seeds(seeds_dir: Path, *, last: str) -> SeedCheck:
     return SeedCheck(due=fingerprint != last, fingerprint=fingerprint)
 
 
-async def reload_if_changed(service: PanelService) -> ReloadReport | None:
+async def reload_if_changed(service: Core) -> ReloadReport | None:
     """Reload the service's panel when `seeds/` changed since the last attempt; None when not due.
 
     A failed reload is logged and not retried until the seeds change again.

@@ -6,7 +6,7 @@ from typing import Any, TypeAlias, cast
 
 from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
 
-from bot.message import ChatService
+from bot.chat.message import ChatService
 from bot.settings import Settings
 
 SERVICE_KEY = "service"

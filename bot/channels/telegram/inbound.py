@@ -15,8 +15,8 @@ from telegram.constants import ChatType, FileSizeLimit
 from telegram.ext import BaseUpdateProcessor
 from telegram.request import HTTPXRequest
 
+from bot.chat.message import Document, Inbound, parse_command
 from bot.errors import AdapterError
-from bot.message import Document, Inbound, parse_command
 
 logger = logging.getLogger(__name__)
 

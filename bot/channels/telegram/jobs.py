@@ -11,16 +11,16 @@ from telegram import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import JobQueue
 
-from bot.channels.telegram_context import SERVICE_KEY, SETTINGS_KEY, BotContext, PanelApplication
-from bot.channels.telegram_inbound import PLATFORM, qualified
-from bot.channels.telegram_render import send_reply
-from bot.commands import COMMANDS
+from bot.channels.telegram.context import SERVICE_KEY, SETTINGS_KEY, BotContext, PanelApplication
+from bot.channels.telegram.inbound import PLATFORM, qualified
+from bot.channels.telegram.render import send_reply
+from bot.chat.commands import COMMANDS
+from bot.chat.message import Reply
+from bot.chat.scheduler import JOB_RELOAD, daily_quote_job, daily_quote_text, daily_time, reload_if_changed
+from bot.chat.service import PanelService
+from bot.chat.store import Subscription
 from bot.errors import BotError
-from bot.message import Reply
-from bot.scheduler import JOB_RELOAD, daily_quote_job, daily_quote_text, daily_time, reload_if_changed
-from bot.service import PanelService
 from bot.settings import Settings
-from bot.store import Subscription
 
 logger = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@
 Every channel (Telegram, WeChat, the terminal) calls `PanelService.handle` and renders what it
 yields. Blocking work (answering, reloading) runs in worker threads; the serving Panel is swapped
 for a freshly built one in a single assignment, so a question is always answered by one complete
-Panel. The command handlers live in `bot.commands`, plain-text questions and follow-ups in
-`bot.question`.
+Panel. The command handlers live in `bot.chat.commands`, plain-text questions and follow-ups in
+`bot.chat.question`.
 """
 
 from __future__ import annotations
@@ -19,21 +19,21 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from bot import admin
-from bot.admin import ReloadReport
-from bot.commands import COMMANDS as COMMANDS  # re-exported: still importable from bot.service
-from bot.commands import Handler, button_pressed, stray_document
+from bot.chat import admin
+from bot.chat.admin import ReloadReport
+from bot.chat.commands import COMMANDS as COMMANDS  # re-exported: still importable from bot.chat.service
+from bot.chat.commands import button_pressed, stray_document
+from bot.chat.message import MAX_INBOUND_CHARS, Document, Inbound, Reply
+from bot.chat.question import answer_question
+from bot.chat.render import ask_replies, debate_reply
+from bot.chat.scheduler import seeds_fingerprint
+from bot.chat.store import Exchange, Store, Subscription
+from bot.chat.turn import Turn
 from bot.compose.answer import AskResult
 from bot.debate import iter_debate
 from bot.errors import BotError
-from bot.message import MAX_INBOUND_CHARS, Document, Inbound, Reply
 from bot.panel import Panel
-from bot.persona.registry import PersonaRegistry
-from bot.question import FollowUp, answer_question, read_follow_up
-from bot.render import ask_replies, debate_reply
-from bot.scheduler import seeds_fingerprint
 from bot.settings import Settings
-from bot.store import Exchange, Store, Subscription
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -55,17 +55,6 @@ SubscriptionListener = Callable[[str, Subscription | None], Awaitable[None] | No
 """Told `(chat_id, subscription)` after `/subscribe`, `(chat_id, None)` after `/unsubscribe`."""
 
 
-@dataclass
-class Turn:
-    """One inbound message on its way through the stages."""
-
-    inbound: Inbound
-    handler: Handler | None = None
-    done: bool = False
-    exchange: Exchange | None = None
-    """The question asked and who answered, when the message was a question."""
-
-
 @dataclass(frozen=True)
 class Serving:
     """The Panel answering questions and when it was built; replaced as a whole on reload."""
@@ -83,7 +72,7 @@ class _Flights:
 
 
 class PanelService:
-    """The chat core channels talk to (implements `bot.message.ChatService`)."""
+    """The chat core channels talk to (implements `bot.chat.message.ChatService`)."""
 
     def __init__(
         self, panel: Panel, store: Store, settings: Settings, *, rng: random.Random | None = None
@@ -210,11 +199,6 @@ class PanelService:
         turn.exchange = Exchange(time.time(), asked, topic, answered)
         for reply in ask_replies(result, personas=personas, sources=panel.sources):
             yield reply
-
-    def follow_up(self, chat_id: str, text: str, registry: PersonaRegistry) -> FollowUp | None:
-        """Read a short message as a follow-up on the chat's last answered question, if it is one."""
-        history = self.store.history(chat_id)
-        return read_follow_up(history[-1] if history else None, text, registry)
 
     async def notify(self, chat_id: str, subscription: Subscription | None) -> None:
         """Tell the adapter's scheduler about a (un)subscription."""

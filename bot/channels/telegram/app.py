@@ -30,21 +30,21 @@ from telegram.ext import (
     filters,
 )
 
-from bot.channels.telegram_context import SERVICE_KEY, SETTINGS_KEY, BotContext
-from bot.channels.telegram_context import PanelApplication as PanelApplication  # re-exported
-from bot.channels.telegram_inbound import ChatOrderProcessor as ChatOrderProcessor  # re-exported
-from bot.channels.telegram_inbound import (
+from bot.channels.telegram.context import SERVICE_KEY, SETTINGS_KEY, BotContext
+from bot.channels.telegram.context import PanelApplication as PanelApplication  # re-exported
+from bot.channels.telegram.inbound import ChatOrderProcessor as ChatOrderProcessor  # re-exported
+from bot.channels.telegram.inbound import (
     TolerantUpdatesRequest,
     download_document,
     is_group,
     meant_for_another_bot,
     to_inbound,
 )
-from bot.channels.telegram_jobs import on_startup
-from bot.channels.telegram_render import send_reply
+from bot.channels.telegram.jobs import on_startup
+from bot.channels.telegram.render import send_reply
+from bot.chat.message import ChatService, Document, Inbound, Reply
+from bot.chat.service import GENERIC_ERROR
 from bot.errors import BotError
-from bot.message import ChatService, Document, Inbound, Reply
-from bot.service import GENERIC_ERROR
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
