@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bot.errors import BotError, ConfigError
+from bot.errors import BotError
+from bot.logs import configure_logging
 from bot.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
@@ -153,26 +153,11 @@ def bench_command(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Serve a messenger until interrupted (Telegram: polling, or webhook when a webhook URL is set)."""
-    if args.channel == "wechat":
-        raise ConfigError(
-            "the WeChat channel is not available yet; use --channel telegram",
-            user_message="微信渠道暂未开放。",
-        )
-    if not settings.telegram_token.get_secret_value():
-        raise ConfigError(
-            "TELEGRAM_TOKEN is not set: put the token from @BotFather in the environment or .env"
-        )
-    if settings.telegram_webhook_url and importlib.util.find_spec("tornado") is None:
-        raise ConfigError(
-            "webhook mode needs tornado: pip install 'python-telegram-bot[webhooks]', "
-            "or unset TELEGRAM_WEBHOOK_URL to poll"
-        )
-    from bot.channels.telegram.app import serve
-    from bot.chat.service import PanelService
+    """Serve messengers until interrupted: `--channel telegram` (default), `wechat` or `all`."""
+    from bot.channels.runner import CHANNELS, serve
 
     logging.getLogger("bot").setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    serve(PanelService.open(settings), settings)
+    serve(settings, CHANNELS if args.channel == "all" else (args.channel,))
     return 0
 
 
@@ -210,7 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
         "file", nargs="?", help=f"eval directory or file (default {DEFAULT_EVAL_DIR})"
     )
     add("run", run_command, "serve a messenger").add_argument(
-        "--channel", choices=["telegram", "wechat"], default="telegram", help="default: telegram"
+        "--channel", choices=["telegram", "wechat", "all"], default="telegram", help="default: telegram"
     )
     return parser
 
@@ -218,13 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; errors become one clear line on stderr and exit status 1."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     handler: Command = args.handler
     try:
-        return handler(args, get_settings())
+        settings = get_settings()
+        configure_logging(verbose=args.verbose, secrets=settings.secret_values())
+        return handler(args, settings)
     except BotError as error:
         logger.debug("command failed", exc_info=True)
         print(f"panelbot: {error}", file=sys.stderr)

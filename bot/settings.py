@@ -74,6 +74,14 @@ class Settings(BaseSettings):
             return frozenset(int(part) for part in value.replace(" ", "").split(",") if part)
         return value
 
+    def secret_values(self) -> list[str]:
+        """Return every secret that is set (token, webhook secret, keys), for masking in logs."""
+        return [
+            value.get_secret_value()
+            for value in vars(self).values()
+            if isinstance(value, SecretStr) and value.get_secret_value()
+        ]
+
     @property
     def llm_enabled(self) -> bool:
         """Whether an OpenAI-compatible endpoint is configured."""

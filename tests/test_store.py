@@ -281,3 +281,28 @@ def test_unreachable_postgres_is_a_config_error_naming_the_host_not_the_password
     message = str(info.value)
     assert "Postgres server at 127.0.0.1:" in message
     assert "s3cret-pw" not in message and info.value.__cause__ is None
+
+
+def test_a_delivery_is_claimed_once_across_connections(backend: Backend, tmp_path: Path) -> None:
+    first, second = backend.open(tmp_path), backend.open(tmp_path)
+    try:
+        assert first.claim_delivery("telegram:update:7") is True
+        assert second.claim_delivery("telegram:update:7") is False
+        assert first.claim_delivery("telegram:update:7") is False
+        assert second.claim_delivery("wechat:msg:7") is True
+    finally:
+        first.close()
+        second.close()
+
+
+def test_old_deliveries_are_forgotten(tmp_path: Path) -> None:
+    now = [1_000_000.0]
+    store = Store(tmp_path / "state.sqlite3", clock=lambda: now[0])
+    try:
+        assert store.claim_delivery("telegram:update:1")
+        now[0] += 4 * 86400
+        for n in range(2, 102):  # pruning runs now and then, not on every claim
+            store.claim_delivery(f"telegram:update:{n}")
+        assert store.claim_delivery("telegram:update:1") is True
+    finally:
+        store.close()

@@ -31,13 +31,15 @@ from bot.channels.telegram.app import (
     ChatOrderProcessor,
     PanelApplication,
     build_application,
-    webhook_options,
+    run_telegram,
+    serve_application,
 )
 from bot.channels.telegram.render import MESSAGE_LIMIT, render_reply
 from bot.chat.message import Inbound, Reply
 from bot.chat.service import PanelService
 from bot.chat.store import Store
 from bot.cli import main
+from bot.errors import ConfigError
 from bot.panel import Panel
 from bot.settings import Settings, get_settings
 from tests.bot_api_stand_in import BOT_USERNAME, TOKEN, BotApiStandIn
@@ -592,54 +594,137 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-@integration
-async def test_webhook_mode_checks_the_secret_on_every_request(
-    api: BotApiStandIn, corpus_settings: Settings, service: PanelService
-) -> None:
-    pytest.importorskip("tornado", reason="webhook mode needs python-telegram-bot[webhooks]")
+def command_update(api: BotApiStandIn, update_id: int, text: str, *, user: int = USER) -> dict[str, Any]:
+    command = text.split()[0]
+    return {
+        "update_id": update_id,
+        "message": {
+            **api.message(chat_id=user, user_id=user),
+            "text": text,
+            "entities": [{"type": "bot_command", "offset": 0, "length": len(command)}],
+        },
+    }
+
+
+@contextlib.asynccontextmanager
+async def webhook_bot(
+    api: BotApiStandIn, service: PanelService, base: Settings, *, secret: str = "s3cret"
+) -> AsyncIterator[tuple[BotHarness, str]]:
+    """Serve the webhook route on a free port; yield the harness and the webhook URL."""
     port = free_port()
     settings = telegram_settings(
-        corpus_settings,
+        base,
         api,
         telegram_webhook_url=f"http://127.0.0.1:{port}/telegram/hook",
-        telegram_webhook_secret=SecretStr("s3cret"),
+        telegram_webhook_secret=SecretStr(secret),
         telegram_webhook_listen="127.0.0.1",
         telegram_webhook_port=port,
     )
     harness = BotHarness(api, service, settings)
     app = build_application(harness.service, settings)
     app.add_handler(TypeHandler(object, harness.mark), group=99)
-    update = {
-        "update_id": 77,
-        "message": {
-            **api.message(chat_id=USER, user_id=USER),
-            "text": "/sources",
-            "entities": [{"type": "bot_command", "offset": 0, "length": 8}],
-        },
-    }
-    async with app:
-        await app.start()
-        assert app.updater is not None
-        await app.updater.start_webhook(**webhook_options(settings))
-        try:
-            (registered,) = api.requests("setWebhook")
-            assert registered.params["url"] == settings.telegram_webhook_url
-            assert registered.params["secret_token"] == "s3cret"
-            url = f"http://127.0.0.1:{port}/telegram/hook"
-            async with aiohttp.ClientSession() as session:
-                for secret in (None, "wrong"):
-                    headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
-                    async with session.post(url, json=update, headers=headers) as response:
-                        assert response.status == 403
-                headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve_application(app, service, settings, stop, secret=secret))
+    try:
+        await api.wait_for("setWebhook", 1)
+        yield harness, settings.telegram_webhook_url
+    finally:
+        stop.set()
+        await task
+
+
+async def test_webhook_mode_refuses_to_start_without_a_secret(
+    api: BotApiStandIn, corpus_settings: Settings, service: PanelService
+) -> None:
+    settings = telegram_settings(corpus_settings, api, telegram_webhook_url="https://example.org/hook")
+    with pytest.raises(ConfigError, match="TELEGRAM_WEBHOOK_SECRET"):
+        await run_telegram(service, settings, asyncio.Event())
+    assert api.requests("setWebhook") == [] and api.requests("getMe") == []
+
+
+def test_run_without_a_webhook_secret_exits_with_a_clear_message(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TELEGRAM_TOKEN", TOKEN)
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_URL", "https://example.org/hook")
+    monkeypatch.setenv("TELEGRAM_WEBHOOK_SECRET", "")
+    get_settings.cache_clear()
+    try:
+        assert main(["run"]) == 1
+    finally:
+        get_settings.cache_clear()
+    assert "TELEGRAM_WEBHOOK_SECRET" in capsys.readouterr().err
+
+
+@integration
+async def test_webhook_refuses_updates_without_the_secret_even_from_an_admin(
+    api: BotApiStandIn, corpus_settings: Settings, service: PanelService
+) -> None:
+    async with webhook_bot(api, service, corpus_settings) as (harness, url):
+        (registered,) = api.requests("setWebhook")
+        assert registered.params["url"] == url and registered.params["secret_token"] == "s3cret"
+        forged = command_update(api, 76, "/stats", user=ADMIN)
+        async with aiohttp.ClientSession() as session:
+            for secret in (None, "wrong", "s3cret-but-longer"):
+                headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
+                async with session.post(url, json=forged, headers=headers) as response:
+                    assert response.status == 403
+            headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
+            async with session.post(url, json=command_update(api, 77, "/sources"), headers=headers) as response:
+                assert response.status == 200
+        await harness.handled(77)
+        assert 76 not in harness.processed
+        assert [m["text"] for m in api.sent(USER)][-1].startswith("<b>来源（4 篇）</b>")
+        assert api.sent(ADMIN) == []
+
+
+@integration
+async def test_webhook_refuses_an_oversized_body_before_reading_it(
+    api: BotApiStandIn, corpus_settings: Settings, service: PanelService
+) -> None:
+    async with webhook_bot(api, service, corpus_settings) as (_, url):
+        port = int(url.split(":")[2].split("/")[0])
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        # Declares 100 MB and sends none of it: an answer at once proves nothing was buffered.
+        writer.write(
+            b"POST /telegram/hook HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"X-Telegram-Bot-Api-Secret-Token: s3cret\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 100000000\r\n\r\n"
+        )
+        await writer.drain()
+        status_line = await asyncio.wait_for(reader.readline(), 5)
+        writer.close()
+        assert status_line.split()[1] == b"413"
+        async with aiohttp.ClientSession() as session:
+            headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret", "Content-Type": "application/json"}
+
+            async def chunks() -> AsyncIterator[bytes]:  # chunked: no Content-Length to go by
+                for _ in range(40):
+                    yield b" " * 65536
+
+            async with session.post(url, data=chunks(), headers=headers) as response:
+                assert response.status == 413
+
+
+@integration
+async def test_webhook_answers_an_unparseable_update_and_handles_a_replay_once(
+    api: BotApiStandIn, corpus_settings: Settings, service: PanelService, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with webhook_bot(api, service, corpus_settings) as (harness, url):
+        headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret", "Content-Type": "application/json"}
+        async with aiohttp.ClientSession() as session:
+            for body in (b"{not json", b'{"no_update_id": true}', b"[1, 2]"):
+                with caplog.at_level("WARNING", logger="bot.channels.telegram.webhook"):
+                    async with session.post(url, data=body, headers=headers) as response:
+                        assert response.status == 200
+            assert caplog.text.count("unparseable webhook update") == 3
+            update = command_update(api, 90, "/sources")
+            for _ in range(3):  # Telegram redelivers when it thinks the first try failed
                 async with session.post(url, json=update, headers=headers) as response:
                     assert response.status == 200
-            await harness.handled(77)
-            assert [m["text"] for m in api.sent(USER)][-1].startswith("<b>来源（4 篇）</b>")
-            assert len(api.sent()) == 1
-        finally:
-            await app.updater.stop()
-            await app.stop()
+        await harness.handled(90)
+        await asyncio.sleep(0.3)
+        assert len([m for m in api.sent(USER) if m["text"].startswith("<b>来源")]) == 1
 
 
 @integration
@@ -717,7 +802,7 @@ def test_run_without_a_token_says_what_is_missing(
 
 
 @integration
-async def test_panelbot_run_polls_answers_and_stops_on_sigint(
+async def test_panelbot_run_polls_answers_stops_on_sigint_and_never_logs_the_token(
     api: BotApiStandIn, corpus_settings: Settings, tmp_path: Path
 ) -> None:
     env = {
@@ -735,7 +820,7 @@ async def test_panelbot_run_polls_answers_and_stops_on_sigint(
         "LLM_BASE_URL": "",
     }
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env, stderr=asyncio.subprocess.PIPE
+        sys.executable, "-m", "bot", "-v", "run", cwd=tmp_path, env=env, stderr=asyncio.subprocess.PIPE
     )
     try:
         await api.wait_for("getUpdates", 1, timeout=30)
@@ -748,3 +833,6 @@ async def test_panelbot_run_polls_answers_and_stops_on_sigint(
             process.send_signal(signal.SIGINT)
         _, stderr = await asyncio.wait_for(process.communicate(), 15)
     assert process.returncode == 0, stderr.decode()
+    logged = stderr.decode()
+    assert "/bot***/getUpdates" in logged  # httpx logs every request URL at -v
+    assert TOKEN not in logged and TOKEN.split(":")[1] not in logged

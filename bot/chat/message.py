@@ -77,6 +77,10 @@ class ChatService(Protocol):
         """Yield the replies to one inbound message, in order (a debate yields one per turn)."""
         ...
 
+    def first_delivery(self, key: str) -> bool:
+        """Return True the first time a platform update key (`telegram:update:42`) is seen, else False."""
+        ...
+
 
 def parse_command(text: str) -> tuple[str | None, str]:
     """Split `/ask@bot 方汉 开源` into (`ask`, `方汉 开源`); plain text gives (None, text)."""

@@ -104,6 +104,10 @@ class PanelService:
         """Unix time the serving Panel was built."""
         return self._serving.built_at
 
+    def first_delivery(self, key: str) -> bool:
+        """Return True the first time an update key is seen; replicas sharing a database agree."""
+        return self.store.claim_delivery(key)
+
     # -- the pipeline ----------------------------------------------------
     async def handle(self, inbound: Inbound) -> AsyncIterator[Reply]:
         """Yield the replies to one inbound message; errors become one error Reply here and only here."""

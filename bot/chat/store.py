@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 DB_NAME = "panelbot.sqlite3"
 HISTORY_SIZE = 10
 """Exchanges kept per chat; older ones are deleted as new ones arrive."""
+DELIVERY_DAYS = 3.0
+"""How long a delivered update's key is remembered (platforms redeliver within minutes or hours)."""
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 _USER_MESSAGE = "数据库配置有误，请联系管理员。"
@@ -61,6 +63,10 @@ CREATE INDEX IF NOT EXISTS history_chat ON history (chat_id, id);
 CREATE TABLE IF NOT EXISTS counters (
     name TEXT PRIMARY KEY,
     value {bigint} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS deliveries (
+    key TEXT PRIMARY KEY,
+    ts {real} NOT NULL
 )
 """
 
@@ -243,6 +249,7 @@ class Store:
     def __init__(self, path: Path | str, *, clock: Callable[[], float] = time.time) -> None:
         self._clock = clock
         self._lock = threading.Lock()
+        self._claims = 0
         self._dialect = POSTGRES if is_postgres_url(path) else SQLITE
         self.path: Path | str
         """The SQLite file, or the Postgres URL with its password masked."""
@@ -377,3 +384,18 @@ class Store:
         """Return a named counter (0 if never incremented)."""
         rows = self._read("SELECT value FROM counters WHERE name = ?", (name,))
         return int(rows[0][0]) if rows else 0
+
+    # -- deliveries ------------------------------------------------------
+    def claim_delivery(self, key: str) -> bool:
+        """Record an inbound update's key (`telegram:update:42`); return False if it was seen before.
+
+        Replicas sharing one database agree: exactly one of them gets True for a key.
+        """
+        now = self._clock()
+        claimed = self._write(
+            "INSERT INTO deliveries (key, ts) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", (key, now)
+        )
+        self._claims += 1
+        if self._claims % 100 == 1:  # now and then, forget keys no platform still retries
+            self._write("DELETE FROM deliveries WHERE ts < ?", (now - DELIVERY_DAYS * 86400,))
+        return claimed > 0

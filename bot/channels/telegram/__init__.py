@@ -5,6 +5,6 @@ messages, `render` turns replies into Telegram HTML, `jobs` schedules reloads an
 `context` holds the typed callback context.
 """
 
-from bot.channels.telegram.app import build_application, serve
+from bot.channels.telegram.app import build_application, run_telegram
 
-__all__ = ["build_application", "serve"]
+__all__ = ["build_application", "run_telegram"]

@@ -1,9 +1,9 @@
 """Telegram channel: python-telegram-bot handlers that turn updates into `Inbound` and replies into HTML.
 
-`build_application(service, settings)` wires everything; `serve(service, settings)` runs it by long
-polling, or as a webhook server when `TELEGRAM_WEBHOOK_URL` is set. Updates are received and converted
-in `telegram_inbound`, replies rendered and sent in `telegram_render`, and the scheduled jobs live in
-`telegram_jobs`.
+`build_application(service, settings)` wires everything; `run_telegram(service, settings, stop)` serves
+it by long polling, or as a webhook route when `TELEGRAM_WEBHOOK_URL` is set (`webhook`). Updates are
+received and converted in `inbound`, replies rendered and sent in `render`, and the scheduled jobs
+live in `jobs`.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from html import escape
-from typing import Any, cast
-from urllib.parse import urlparse
+from typing import cast
 
+from aiohttp import web
 from telegram import Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import Forbidden, TelegramError
@@ -30,6 +30,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.channels.server import new_app, start_site
 from bot.channels.telegram.context import SERVICE_KEY, SETTINGS_KEY, BotContext
 from bot.channels.telegram.context import PanelApplication as PanelApplication  # re-exported
 from bot.channels.telegram.inbound import ChatOrderProcessor as ChatOrderProcessor  # re-exported
@@ -42,6 +43,7 @@ from bot.channels.telegram.inbound import (
 )
 from bot.channels.telegram.jobs import on_startup
 from bot.channels.telegram.render import send_reply
+from bot.channels.telegram.webhook import TelegramWebhook, webhook_route, webhook_secret
 from bot.chat.message import ChatService, Document, Inbound, Reply
 from bot.chat.service import GENERIC_ERROR
 from bot.errors import BotError
@@ -302,34 +304,45 @@ def build_application(service: ChatService, settings: Settings) -> PanelApplicat
     return application
 
 
-def webhook_path(url: str) -> str:
-    """Return the path part of the webhook URL, which the local server listens on."""
-    return urlparse(url).path.strip("/")
+async def run_telegram(service: ChatService, settings: Settings, stop: asyncio.Event) -> None:
+    """Serve Telegram until `stop` is set: long polling, or a webhook route when a webhook URL is set.
+
+    Raises:
+        ConfigError: webhook mode without a usable `TELEGRAM_WEBHOOK_SECRET` (checked before anything starts).
+    """
+    secret = webhook_secret(settings) if settings.telegram_webhook_url else ""
+    await serve_application(build_application(service, settings), service, settings, stop, secret=secret)
 
 
-def webhook_options(settings: Settings) -> dict[str, Any]:
-    """Return the arguments of `run_webhook` / `Updater.start_webhook` the settings call for."""
-    secret = settings.telegram_webhook_secret.get_secret_value()
-    return {
-        "listen": settings.telegram_webhook_listen,
-        "port": settings.telegram_webhook_port,
-        "url_path": webhook_path(settings.telegram_webhook_url),
-        "webhook_url": settings.telegram_webhook_url,
-        # With a secret, PTB answers 403 to every request whose X-Telegram-Bot-Api-Secret-Token differs.
-        "secret_token": secret or None,
-        "allowed_updates": list(ALLOWED_UPDATES),
-    }
-
-
-def serve(service: ChatService, settings: Settings) -> None:
-    """Run the bot until interrupted: long polling, or a webhook server when a webhook URL is set."""
-    application = build_application(service, settings)
-    if not settings.telegram_webhook_url:
-        logger.info("serving Telegram by long polling")
-        application.run_polling(allowed_updates=list(ALLOWED_UPDATES))
-        return
-    options = webhook_options(settings)
-    logger.info(
-        "serving Telegram webhook on %s:%s/%s", options["listen"], options["port"], options["url_path"]
-    )
-    application.run_webhook(**options)
+async def serve_application(
+    application: PanelApplication, service: ChatService, settings: Settings, stop: asyncio.Event, *, secret: str
+) -> None:
+    """Run a built application until `stop` is set; with a `secret`, as a webhook, else by polling."""
+    runner: web.AppRunner | None = None
+    async with application:
+        await on_startup(application)
+        await application.start()
+        try:
+            if secret:
+                site = new_app()
+                route = webhook_route(settings)
+                webhook = TelegramWebhook(application, secret=secret, first_delivery=service.first_delivery)
+                site.router.add_post(route, webhook.handle)
+                runner = await start_site(
+                    site, host=settings.telegram_webhook_listen, port=settings.telegram_webhook_port
+                )
+                await application.bot.set_webhook(
+                    settings.telegram_webhook_url, secret_token=secret, allowed_updates=list(ALLOWED_UPDATES)
+                )
+                logger.info("serving Telegram webhook on %s", route)
+            else:
+                assert application.updater is not None  # built with the default updater
+                await application.updater.start_polling(allowed_updates=list(ALLOWED_UPDATES))
+                logger.info("serving Telegram by long polling")
+            await stop.wait()
+        finally:
+            if runner is not None:
+                await runner.cleanup()
+            if application.updater is not None and application.updater.running:
+                await application.updater.stop()
+            await application.stop()
