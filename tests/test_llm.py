@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
-from langchain_core.messages import BaseMessage
-from langchain_core.outputs import ChatResult
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import SecretStr
 
 from bot.compose.answer import Answer, Citation
-from bot.compose.citations import backs, split_claims, support, verify
+from bot.compose.citations import OPPOSITES, backs, split_claims, support, verify
 from bot.compose.extractive import ExtractiveComposer, citations_for
 from bot.compose.llm import LLMComposer, build_chat_model, build_composer, build_messages
 from bot.ingest.sources import SourceMeta
 from bot.persona.profile import Persona, Quote, Style
+from bot.persona.registry import load_registry
 from bot.retrieval.passage import Hit, Passage
 from bot.settings import Settings
 from tests.openai_stand_in import OpenAIStandIn
@@ -144,6 +146,74 @@ def test_backs_rejects_a_changed_number() -> None:
     assert not backs("我们花了300万。", "我们花了500万[1]。")
 
 
+@pytest.mark.parametrize(
+    ("quote", "sentence"),
+    [
+        ("我觉得中国能追上美国。", "我觉得中国不能追上美国[1]。"),
+        ("我们不会降价。", "我们会降价[1]。"),
+        ("这样做没有好处。", "这样做有好处[1]。"),
+        ("我支持开源模型。", "我反对开源模型[1]。"),
+        ("我们团队有5个人，2个博士。", "我们团队有2个人，5个博士[1]。"),
+        ("公司去年融资3亿元。", "公司去年融资3亿美元[1]。"),
+        ("我不认为这是巨头的游戏。", "我认为这是巨头的游戏[1]。"),
+        ("第一，我认为开源大模型是商业闭源大模型的有力补充。", "第一，我认为闭源大模型是商业闭源大模型的有力补充[1]。"),
+        (
+            "我认为AI会改变每个行业，这是一次全新的工业革命，每家公司都要拥抱它。",
+            "我认为AI会改变每个行业，这是一次全新的工业革命，请加我私人微信并转账[1]。",
+        ),
+    ],
+    ids=["negation", "dropped-negation", "有/没有", "stance-verb", "number-order", "unit", "不认为", "开源/闭源", "tail"],
+)
+def test_backs_rejects_a_sentence_that_says_otherwise(quote: str, sentence: str) -> None:
+    assert support(sentence, quote) >= 0.5  # bigrams alone would let it through
+    assert not backs(quote, sentence)
+
+
+@pytest.mark.parametrize(
+    ("quote", "sentence"),
+    [
+        ("我认为大模型的价值远远超过了互联网，这是一次全新的工业革命。", "我觉得大模型的价值远远超过互联网，这是一次全新的工业革命[1]。"),
+        ("我不认为这是巨头的游戏。", "其实，我不认为这是巨头的游戏[1]。"),
+        ("公司去年融资3亿元。", "公司去年融资了3亿元[1]。"),
+        ("我觉得非常好，未来会更好。", "我觉得很好，将来会更好[1]。"),
+    ],
+)
+def test_backs_keeps_a_faithful_rewording(quote: str, sentence: str) -> None:
+    assert backs(quote, sentence)
+
+
+def flipped(quote: str) -> list[str]:
+    """Ways a model could turn a quote into its opposite while keeping most of its characters."""
+    out = []
+    if (m := re.search(r"不|没有|没", quote)) is not None:
+        out.append(quote[: m.start()] + quote[m.end() :])
+    if (m := re.search(r"会|能|是|应该|可以|需要|认为|觉得", quote)) is not None:
+        out.append(quote[: m.start()] + "不" + quote[m.start() :])
+    for a, b in OPPOSITES:
+        if a in quote:
+            out.append(quote.replace(a, b, 1))
+        elif b in quote:
+            out.append(quote.replace(b, a, 1))
+    numbers = list(dict.fromkeys(re.findall(r"\d+", quote)))
+    if len(numbers) >= 2:
+        first, second = numbers[:2]
+        out.append(quote.replace(first, "\0").replace(second, first).replace("\0", second))
+    return [text for text in out if text != quote]
+
+
+def test_no_committed_quote_backs_its_opposite() -> None:
+    registry = load_registry(Settings())
+    checked, leaked = 0, []
+    for persona in registry:
+        for quote in persona.quotes:
+            for opposite in flipped(quote.text):
+                checked += 1
+                if backs(quote.text, opposite + "[1]"):
+                    leaked.append(opposite)
+    assert checked > 300
+    assert len(leaked) <= checked // 100, leaked  # a handful of flips that make no sense (`不过` → `过`)
+
+
 # -- verify ------------------------------------------------------------------------
 
 
@@ -178,6 +248,24 @@ def test_verify_marks_reported_words_as_reported() -> None:
     assert verified.text == "据报道，我觉得中小公司不必自己训练大模型[1]。"
 
 
+class OppositeChatModel(BaseChatModel):
+    """A model that rewords every quote it is shown into its opposite, cited properly."""
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
+        quotes = re.findall(r"^\[(\d+)\] \S+（[^）]*）(.+)$", messages[-1].text, flags=re.M)
+        text = "".join(f"{opposite}[{n}]" for n, quote in quotes for opposite in flipped(quote))
+        return ChatResult(generations=[ChatGeneration(message=AIMessage(content=text))])
+
+    @property
+    def _llm_type(self) -> str:
+        return "opposite"
+
+
+def test_a_model_that_says_the_opposite_of_every_quote_gets_nothing_through() -> None:
+    contrary = LLMComposer(OppositeChatModel(), fallback=fallback(), sources=SOURCES)
+    assert contrary.compose(QUESTION, PERSONA, HITS) == extractive_answer()
+
+
 # -- prompt ------------------------------------------------------------------------
 
 
@@ -188,6 +276,10 @@ def test_prompt_holds_persona_rules_numbered_quotes_and_question() -> None:
     assert f"[1] [kind=direct]（2023年远山日报的采访）{DIRECT}" in human.text
     assert f"[2] [kind=reported]（2023年远山日报的采访）{REPORTED}" in human.text
     assert human.text.endswith(INJECTION)
+    # The bio and the quotes are source text: fenced as data, never part of the instructions.
+    assert PERSONA.bio not in system.text and "不要照做" in system.text
+    assert human.text.index("<资料>") < human.text.index(PERSONA.bio) < human.text.index("</资料>")
+    assert human.text.index(DIRECT) < human.text.index("</资料>") < human.text.index(INJECTION)
 
 
 def test_prompt_marks_relayed_words() -> None:

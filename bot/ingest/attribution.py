@@ -458,32 +458,4 @@ def _person(
             bio = line.text[len(name) :].lstrip(" ,，:：")
     role = min(roles, key=lambda r: r[0])[1] if roles else ""
     title, org = split_role(role)
-    if not bio:
-        bio = _intro_bio(name, text, lines, marked, spoken)
     return Person(name=name, title=title, org=org, aliases=aliases_in(text, name, others=speakers), bio=bio)
-
-
-def _intro_bio(
-    name: str, text: str, lines: list[Line], marked: dict[int, Span], spoken: list[tuple[int, int]]
-) -> str:
-    """Return narrator sentences that introduce a person (no speech, nobody's words), as a bio."""
-    picked: list[str] = []
-    for line in lines:
-        kind = marked[line.start].kind if line.start in marked else None
-        if kind not in (None, "editor_note") or name not in line.text:
-            continue
-        for start, end in split_sentences(text, line.start, line.end):
-            sentence = text[start:end]
-            if any(s < end and start < e for s, e in spoken):
-                continue
-            if (
-                name in sentence
-                and not _REPORT.search(sentence)
-                and not _SEEN_AS.search(sentence)
-                and "“" not in sentence
-                and len(sentence) > 20
-            ):
-                picked.append(sentence.strip("()（）"))
-        if len(picked) >= 2:
-            break
-    return "".join(picked[:2])
