@@ -1,7 +1,15 @@
-"""`panelbot eval`: quality figures of the bot against a gold set (never read at run time)."""
+"""`panelbot eval`: quality figures of the bot against a gold set (never read at run time).
+
+A gold set is a directory laid out as `../shared/eval` (`speakers.yaml`, `people.yaml`,
+`questions.yaml`, `debates.yaml`), scored on the sources the settings name. A corpus is a directory
+of such sets, one per part (`tests/corpus/dev`, `tests/corpus/test`), each with its articles in
+`sources/`: every part is ingested from scratch in a throwaway workspace and scored on its own.
+"""
 
 from __future__ import annotations
 
+import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +21,41 @@ from bot.evaluation.questions import score_questions
 from bot.persona.profile import quote_rows
 from bot.settings import Settings
 
+PARTS = ("dev", "test")
+
 
 def run_eval(settings: Settings, path: Path) -> dict[str, Any]:
-    """Score attribution and answers against the gold set in `path` (a directory, or its questions file)."""
+    """Score a gold set, or each part of a corpus (a directory holding `dev/` and `test/`)."""
+    parts = [path / part for part in PARTS if (path / part / "speakers.yaml").exists()]
+    if parts:
+        return {part.name: score_part(settings, part) for part in parts}
+    return score_set(settings, path)
+
+
+def score_part(settings: Settings, part: Path) -> dict[str, Any]:
+    """Ingest a corpus part's `sources/` into a temporary workspace and score it against its gold."""
+    from bot.ingest.pipeline import ingest
+
+    with tempfile.TemporaryDirectory(prefix="panelbot-eval-") as workspace:
+        scratch = Path(workspace)
+        local = settings.model_copy(
+            update={
+                "seeds_dir": part / "sources",
+                "personas_dir": scratch / "personas",
+                "data_dir": scratch / "data",
+                "chroma_host": "",
+                "database_url": "",
+            }
+        )
+        started = time.perf_counter()
+        report = ingest(local.seeds_dir, local.personas_dir, max_bytes=local.max_source_bytes)
+        scores = score_set(local, part)
+        scores["ingest"] = {**report.to_dict(), "eval_seconds": round(time.perf_counter() - started, 1)}
+        return scores
+
+
+def score_set(settings: Settings, path: Path) -> dict[str, Any]:
+    """Score attribution, answers and debates against the gold set in `path` (a directory, or its questions file)."""
     from bot.panel import Panel
 
     eval_dir = path if path.is_dir() else path.parent

@@ -58,6 +58,12 @@ class SourceMeta(BaseModel):
     """`YYYY`, `YYYY-MM` or `YYYY-MM-DD`."""
     kind: Literal["", "interview", "salon", "speech", "news"] = ""
     url: str = ""
+    repo: str = ""
+    """Where a copy of the text was taken from, when it came from an archive: `owner/name`."""
+    path: str = ""
+    """The file within `repo`."""
+    commit: str = ""
+    """The commit of `repo` the file was taken at."""
 
     @field_validator("date", mode="before")
     @classmethod
