@@ -29,6 +29,8 @@ def run_eval(settings: Settings, path: Path) -> dict[str, Any]:
     parts = [path / part for part in PARTS if (path / part / "speakers.yaml").exists()]
     if parts:
         return {part.name: score_part(settings, part) for part in parts}
+    if (path / "sources").is_dir() and (path / "speakers.yaml").exists():
+        return {path.name: score_part(settings, path)}  # one part of a corpus
     return score_set(settings, path)
 
 

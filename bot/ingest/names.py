@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 # Common Chinese surnames (single and compound). Rare surnames that are also frequent title or
 # function characters (长, 人, 师, 和, 时, 原 …) are left out on purpose: they cause false names.
@@ -154,6 +155,21 @@ _LATIN_NAME = re.compile(r"^[A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2}$")
 _CJK = re.compile(r"^[\u4e00-\u9fff]+$")
 
 
+@lru_cache(maxsize=1)
+def _word_tags() -> dict[str, str]:
+    """jieba's dictionary of words and their part of speech (loaded once)."""
+    import jieba.posseg
+
+    jieba.posseg.dt.initialize()
+    return dict(jieba.posseg.dt.word_tag_tab)
+
+
+def common_word(candidate: str) -> bool:
+    """Whether jieba's dictionary knows a string as a word that is not a person's name (`文化`, `调查`)."""
+    tag = _word_tags().get(candidate)
+    return tag is not None and not tag.startswith("nr")
+
+
 def surname_of(name: str) -> str:
     """Return the surname of a Chinese name (compound surnames included)."""
     return name[:2] if name[:2] in COMPOUND_SURNAMES else name[:1]
@@ -168,7 +184,10 @@ def looks_like_name(candidate: str) -> bool:
     if candidate.endswith(NON_NAME_ENDINGS) or candidate.startswith(PRONOUNS):
         return False
     surname = surname_of(candidate)
-    return (surname in SURNAMES or surname in COMPOUND_SURNAMES) and len(candidate) - len(surname) in (1, 2)
+    shaped = (surname in SURNAMES or surname in COMPOUND_SURNAMES) and len(candidate) - len(surname) in (1, 2)
+    if len(candidate) == 3 and (candidate[2] in "地的得着了过们" or common_word(candidate[:2])):
+        return False  # `简略地`, `文化人`: a word and a particle, not a name
+    return shaped and not common_word(candidate)
 
 
 def name_before(text: str, end: int, *, known: Iterable[str] = ()) -> str | None:

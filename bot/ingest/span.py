@@ -18,8 +18,14 @@ SpanKind = Literal[
     "summary",
     "editor_note",
     "bio",
+    "image",
+    "caption",
+    "markup",
+    "label",
 ]
-"""What a non-view span is: boilerplate of one kind, or a guest bio (which feeds a profile, not quotes)."""
+"""What a non-view span is: boilerplate of one kind, a guest bio (which feeds a profile, not quotes),
+page furniture of a clipped post (an image line, its caption, bare markup), or a line that only
+names the next speaker (`label`)."""
 
 SpeechKind = Literal["direct", "reported"]
 """`direct`: the person's own words; `reported`: a narrator's paraphrase of them."""
@@ -50,6 +56,9 @@ class Utterance:
     role: SpeechRole = "view"
     relayed_from: str | None = None
     """For `relayed` words: who they are from, when the text names them."""
+    question_start: int | None = None
+    question_end: int | None = None
+    """The interviewer's or host's question this answers, as a span of the same source (never their words)."""
 
 
 @dataclass
