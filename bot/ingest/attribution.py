@@ -64,7 +64,7 @@ NON_LABELS = frozenset(
     "例如 第一 第二 第三 首先 其次 最后 总结 结果 对此 也就是说 换句话说 所以 但是 其实 他 她 我 我们 有人 评论 "
     "关于 重点 要点 核心 亮点 原文 全文 口号 理由 定义 公式 方法 步骤 建议 观点 结论是 例子 案例 数据 价格 地址是".split()
 )
-_NOT_IN_LABELS = re.compile(r"[我你他她们的了是在有说问这那就都也]")
+_NOT_IN_LABELS = re.compile(r"[我你他她们的了是在有说这那就都也]")
 """Characters of a sentence that never stand in a speaker label (names, roles and outlets lack them)."""
 _SAYING_ENDINGS = ("说", "道", "问", "表示", "指出", "认为", "称", "写道", "回应", "提到", "强调", "透露", "介绍")
 OUTLET_ENDINGS = ("社", "报", "网", "台", "刊", "君", "新闻", "财经", "日报", "周刊", "时报", "杂志", "派", "理想")

@@ -150,6 +150,7 @@ NON_NAMES = frozenset(
     }
 )
 PRONOUNS = ("他", "她")
+ADDRESS_SUFFIXES = frozenset({"总", "老师", "博士", "教授", "先生", "女士", "董", "老", "师傅", "哥", "姐", "主任", "院长", "局长", "总监", "经理"})
 ALIAS_SUFFIXES = ("总", "老师", "博士", "教授", "先生", "女士", "董", "老")
 _LATIN_NAME = re.compile(r"^[A-Z][a-z]+(?:[ -][A-Z][a-z]+){0,2}$")
 _CJK = re.compile(r"^[\u4e00-\u9fff]+$")
@@ -170,6 +171,11 @@ def common_word(candidate: str) -> bool:
     return tag is not None and not tag.startswith("nr")
 
 
+def known_word(candidate: str) -> bool:
+    """Whether jieba's dictionary knows a string as a word of any kind (names included)."""
+    return candidate in _word_tags()
+
+
 def surname_of(name: str) -> str:
     """Return the surname of a Chinese name (compound surnames included)."""
     return name[:2] if name[:2] in COMPOUND_SURNAMES else name[:1]
@@ -187,6 +193,8 @@ def looks_like_name(candidate: str) -> bool:
     shaped = (surname in SURNAMES or surname in COMPOUND_SURNAMES) and len(candidate) - len(surname) in (1, 2)
     if len(candidate) == 3 and (candidate[2] in "地的得着了过们" or common_word(candidate[:2])):
         return False  # `简略地`, `文化人`: a word and a particle, not a name
+    if candidate[len(surname_of(candidate)) :] in ADDRESS_SUFFIXES:
+        return False  # `刘老师`, `蔡师傅`: how a person is addressed, not their name
     return shaped and not common_word(candidate)
 
 

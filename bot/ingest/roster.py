@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 
 from bot.ingest.names import (
     COMPOUND_SURNAMES,
+    common_word,
+    known_word,
     SURNAMES,
     TITLE_PATTERN,
     looks_like_name,
@@ -57,7 +59,7 @@ class Roster:
         """Collect the names a text gives: with a role, transliterated, Latin, bracketed or declared short."""
         roster = cls()
         for match in DOTTED_NAME.finditer(text):
-            roster.add(match.group())
+            roster.add(_trim_dotted(text, match.start(), match.end()))
         for match in LATIN_NAME.finditer(text):
             roster.add(match.group())
         for title in TITLE_PATTERN.finditer(text):  # `副院长李迪华`, `董事长兼首席执行官 李彦宏`
@@ -92,8 +94,10 @@ class Roster:
             return
         self.names.add(name)
         parts = re.split(r"[·•・ ]", name)
-        if len(parts) > 1 and len(parts[-1]) >= 2:
-            self.alias(parts[-1], name)
+        if len(parts) > 1:  # `戈德曼` or `罗伯` for `罗伯·埃文斯`
+            for part in (parts[0], parts[-1]):
+                if len(part) >= 2:
+                    self.alias(part, name)
 
     def alias(self, form: str, name: str) -> None:
         """Record that `form` stands for `name`; a form claimed by two people stands for nobody."""
@@ -151,10 +155,27 @@ def name_at(text: str, start: int) -> str | None:
     return two if looks_like_name(two) else None
 
 
+def _trim_dotted(text: str, start: int, end: int) -> str:
+    """A transliterated name without a character it borrowed from a neighbouring word (`总理安东尼` → `安东尼`)."""
+    def borrowed(word: str, own: str) -> bool:
+        return common_word(word) and not known_word(own)
+
+    while end - start > 3 and text[end - 2] not in "·•・" and borrowed(text[end - 1 : end + 1], text[end - 2 : end]):
+        end -= 1  # `…阿尔巴尼斯通过`: `通过` is a word, `斯通` is not
+    while (
+        end - start > 3
+        and start > 0
+        and text[start + 1] not in "·•・"
+        and borrowed(text[start - 1 : start + 1], text[start : start + 2])
+    ):
+        start += 1  # `总理安东尼…`: `总理` is a word, `理安` is not (but `乐评人大卫`: `大卫` is)
+    return text[start:end]
+
+
 def _tail(outer: str) -> str:
     """The short form in front of a bracketed full name: `外卖骑手蔡师傅（蔡卓毅）` → `蔡师傅`."""
     for size in range(min(len(outer), 4), 1, -1):
         tail = outer[-size:]
-        if tail[:1] in SURNAMES or tail.endswith(SHORT_SUFFIXES) or tail[:1] in SHORT_PREFIXES:
+        if tail[:1] in SURNAMES or tail[:1] in SHORT_PREFIXES:
             return tail
     return outer
