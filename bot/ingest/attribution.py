@@ -508,9 +508,9 @@ def _speech_author(
             if kind == "title" and title_name:
                 votes[title_name.group(1)] += 1
         if kind is None and index < 12 and re.match(r"^【[^】]{1,6}】", words):  # `【导 读】任正非对外部说…`
-            named = {name for name in roster.names if name in words}
-            named |= {n for m in _REPORT.finditer(words) if (n := name_before(words, m.start()))}
-            for name in named:
+            lead = {name for name in roster.names if name in words}
+            lead |= {n for m in _REPORT.finditer(words) if (n := name_before(words, m.start()))}
+            for name in lead:
                 votes[name] += 2
     ranked = [(n, v) for n, v in votes.most_common() if (looks_like_name(n) or roster.known(n)) and n not in reporters]
     return ranked[0][0] if ranked and ranked[0][1] >= 2 else None

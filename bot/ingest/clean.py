@@ -44,7 +44,10 @@ _METADATA = re.compile(
     r"|原创|原创\s+\S.{0,40}|[a-z_]+:\s.*)\s*$"
 )
 _SUMMARY = re.compile(r"^\s*(?:摘要|导读|导语|提要)\s*[:：]?")
-_EDITOR_NOTE = re.compile(r"^\s*[(（].*(?:作者|本文|编者|整理|原标题|转载|来源).*[)）]\s*$")
+_EDITOR_NOTE = re.compile(
+    r"^\s*(?:[(（].*(?:作者|本文|编者|整理|原标题|转载|来源).*[)）]\s*$"
+    r"|(?:本文|本篇|全文)(?:整理自|根据|来自|系|首发|经|转载|节选|摘编|摘自|原载|获授权)|以上内容(?:整理自|来自))"
+)
 _DISCLAIMER = re.compile(
     r"免责声明|仅代表作者(?:个人|本人)?(?:观点|看法)|不构成(?:任何)?投资建议|不应被视为投资建议|投资有风险"
 )
@@ -53,14 +56,20 @@ _LINK = re.compile(
     r"^\s*(?:友情链接|相关阅读|推荐阅读|延伸阅读|相关文章|原文链接|阅读原文|点击查看|往期回顾|往期推荐|大家都在看|"
     r"精彩回顾|热门文章|近期热文|返回列表|https?://)"
 )
-_READING_LIST = re.compile(r"^\s*(?:相关阅读|推荐阅读|延伸阅读|往期回顾|往期推荐|大家都在看|精彩回顾|热门文章|近期热文)")
+_READING_LIST = re.compile(
+    r"^\s*(?:相关阅读|推荐阅读|延伸阅读|往期回顾|往期推荐|大家都在看|精彩回顾|热门文章|近期热文|本期更多精彩|本期目录|目录)"
+)
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]\s+|\d{1,2}[.、)]\s*)\S")
+LIST_RUN = 3
+"""This many short list items in a row, none a sentence, are a list of titles (a table of contents)."""
 _ENGAGEMENT = re.compile(
     r"好文章.{0,8}鼓励|点赞|在看|关注我们|扫码关注|欢迎转发|喜欢(?:这篇|本文)|长按(?:识别|二维码)|点击上方|星标|"
     r"分享给|转发给|置顶|自动备份"
 )
 _PROMOTION = re.compile(
     r"(?:扫描|扫码|长按|识别).{0,12}(?:二维码|小程序|下方)|评论(?:区|抽奖)|留言.{0,8}(?:送|抽|赠)|抽奖|报名(?:链接|方式)|"
-    r"点击.{0,4}(?:阅读原文|下方|链接)|添加.{0,6}微信|限时.{0,4}(?:优惠|折扣)|购买链接"
+    r"点击.{0,4}(?:阅读原文|下方|链接)|添加.{0,6}微信|限时.{0,4}(?:优惠|折扣)|购买链接|加入.{0,10}会员|会员权益|"
+    r"开通.{0,8}会员|一键下单"
 )
 _AD = re.compile(
     r"交易所|比特币|币圈|数字货币|加密货币|官网|下载APP|注册(?:送|即送|领取)|开户|优惠码|广告|赞助"
@@ -199,6 +208,7 @@ def _runs(lines: list[Line]) -> Iterator[tuple[Line, SpanKind | None]]:
         )
         captions = captions + 1 if kind == "caption" else 0
         kinds.append((line, kind))
+    kinds = _title_lists(kinds)
     # A run of short label lines that holds an ad is an ad block as a whole (brand names, slogans).
     kinds = [
         (
@@ -217,6 +227,25 @@ def _runs(lines: list[Line]) -> Iterator[tuple[Line, SpanKind | None]]:
             kinds[index] = (line, "title")
             break
     yield from kinds
+
+
+def _title_lists(kinds: list[tuple[Line, SpanKind | None]]) -> list[tuple[Line, SpanKind | None]]:
+    """Mark runs of short Markdown list items that end no sentence (`* 调查：…（李晓洁）`) as links."""
+
+    def item(line: Line) -> bool:
+        return bool(_LIST_ITEM.match(line.text)) and len(line.words) <= 60 and not ends_sentence(line.words)
+
+    marked = list(kinds)
+    run: list[int] = []
+    for index in range(len(kinds) + 1):
+        if index < len(kinds) and item(kinds[index][0]):
+            run.append(index)
+            continue
+        if len(run) >= LIST_RUN:
+            for i in run:
+                marked[i] = (kinds[i][0], "link")
+        run = []
+    return marked
 
 
 def _captions(words: str, *, second: bool = False) -> bool:
