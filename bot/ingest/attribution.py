@@ -438,7 +438,7 @@ def _sections(
         if kinds[line.start] not in ("heading", "label", None) or len(line.words) > 24:
             continue
         form = _SECTION_TRIM.sub("", line.words)
-        who = roster.resolve(form) or (form if looks_like_name(form) and text.count(form) >= 2 else None)
+        who = roster.resolve(form) or (form if looks_like_name(form) else None)
         if who is None and kinds[line.start] is not None:
             # `百度创始人李彦宏` or `闭源派：百度CEO李彦宏`: a role, then the name.
             tail = form.rsplit("：", 1)[-1].rsplit(":", 1)[-1]
@@ -449,6 +449,17 @@ def _sections(
             heads[line.start] = who
     if len(set(heads.values())) < 2:
         return {}
+    # Headings shaped like the others (`井贤栋-`) name a speaker even when the name is unusual.
+    endings = Counter(line.words[-1] for line in lines if line.start in heads and _SECTION_TRIM.search(line.words))
+    for line in lines:
+        form = _SECTION_TRIM.sub("", line.words)
+        if (
+            line.start not in heads
+            and kinds[line.start] == "heading"
+            and line.words[-1:] in {end for end, count in endings.items() if count >= 2}
+            and re.fullmatch(r"[\u4e00-\u9fff]{2,4}|[\u4e00-\u9fff·]{3,12}", form)
+        ):
+            heads[line.start] = roster.canonical(form)
     sections: dict[int, str] = {}
     current: str | None = None
     for line in lines:

@@ -20,6 +20,8 @@ _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>\n]*)?/?>")
 _EMPHASIS = re.compile(r"\*{1,3}|_{2,3}|~~")
 _LEAD = re.compile(r"^\s*(?:#{1,6}\s+|>\s?|[-+]\s+(?=\S)|\*\s+(?=\S))+")
 _INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff")
+_ESCAPE = re.compile(r"\\(?=[*_#\[\]()>~`!|\\-])")
+"""A Markdown escape (`\\*头图来源`): the backslash is markup, the character after it text."""
 
 
 @dataclass(frozen=True)
@@ -69,11 +71,16 @@ def plain_line(text: str, base: int = 0, *, continues_image: bool = False) -> Pl
             drop(match.end(1), match.end())  # `](url)`
     for match in _TAG.finditer(text):
         drop(match.start(), match.end())
+    escaped = set()
+    for match in _ESCAPE.finditer(text):
+        drop(match.start(), match.end())
+        escaped.add(match.end())
     lead = _LEAD.match(text)
     if lead:
         drop(lead.start(), lead.end())
     for match in _EMPHASIS.finditer(text):
-        drop(match.start(), match.end())
+        if match.start() not in escaped:
+            drop(match.start(), match.end())
     chars: list[str] = []
     offsets: list[int] = []
     for i, (ch, kept) in enumerate(zip(text, keep, strict=True)):
