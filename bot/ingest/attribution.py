@@ -633,7 +633,13 @@ class _Reader:
         return None
 
     def narration(self, line: Line) -> None:
-        """Find reported and quoted speech in one narrator paragraph."""
+        """Find reported and quoted speech in one narrator paragraph.
+
+        `他`/`她` refer back to the last person named, in this paragraph or one that opens with the
+        pronoun; a paragraph that starts elsewhere may be about someone the text never names.
+        """
+        if not re.match(r"[他她]", line.words):
+            self.last_person = None
         current: str | None = None
         pending: list[tuple[int, int]] = []
         for start, end in split_sentences(self.text, line.start, line.end):

@@ -36,6 +36,7 @@ _CREDIT_WORDS = (
     r"文|作者|撰文|记者|编辑|运营编辑|责编|责任编辑|主编|编审|审核|排版|校对|美编|设计|视觉|图片|摄影|拍摄|"
     r"视频|剪辑|策划|统筹|监制|出品|出品人|制作|译|翻译|编译|整理|采写|采访|口述|题图|封面|配图|图源|来源|出处"
 )
+_NUMBERED = re.compile(r"^\s*(?:\d{1,2}|[一二三四五六七八九十]{1,3})\s*[、.．]\s*\S")
 _BYLINE = re.compile(rf"^\s*(?:{_CREDIT_WORDS})\s*[/|｜丨:：]")
 _CREDIT = re.compile(rf"^\s*(?:(?:{_CREDIT_WORDS})\s*[/|｜丨][^/|｜丨。？！?!]{{0,30}}\s*)+$")
 """Credits joined on one line: `作者 | 宛辰、诗韵 编辑 | 郑玄`."""
@@ -45,7 +46,7 @@ _METADATA = re.compile(
 )
 _SUMMARY = re.compile(r"^\s*(?:摘要|导读|导语|提要)\s*[:：]?")
 _EDITOR_NOTE = re.compile(
-    r"^\s*(?:[(（].*(?:作者|本文|编者|整理|原标题|转载|来源).*[)）]\s*$"
+    r"^\s*(?:[(（].*(?:作者|本文|编者|整理|原标题|转载|来源).*[)）]\s*$|[(（]\s*(?:注|编者注|编注|译注)\s*[:：]"
     r"|(?:本文|本篇|全文)(?:整理自|根据|来自|系|首发|经|转载|节选|摘编|摘自|原载|获授权)|以上内容(?:整理自|来自))"
 )
 _DISCLAIMER = re.compile(
@@ -140,6 +141,8 @@ def classify_line(line: Line) -> SpanKind | None:
     if not any(ch.isalnum() for ch in text):
         return "markup"
     short = len(text) <= HEADING_MAX and not ends_sentence(text)
+    if _NUMBERED.match(text) and len(text) <= 40 and sum(text.count(ch) for ch in "。！？!?") <= 1:
+        short = True  # a numbered point of an outline (`4、从肯定大多数优秀员工开始，以激励落后者。`)
     if line.text.startswith(("**", "__")) and line.text.endswith(("**", "__")) and len(text) <= 30 and text[-1] in "？?":
         short = True  # a bold question standing alone (`**人工智能的机会属于谁？**`) is a heading
     rules: list[tuple[bool, SpanKind]] = [
@@ -204,6 +207,8 @@ def _runs(lines: list[Line]) -> Iterator[tuple[Line, SpanKind | None]]:
             in_list = False
         if after_image and kind in (None, "heading") and _captions(line.words, second=captions > 0):
             kind = "caption"
+        elif kind is None and line.plain.images and not ends_sentence(line.words) and len(line.words) <= 120:
+            kind = "caption"  # text beside an image on its own line: `![](…)OECD国家床位数变化情况`
         # A caption may take two lines (`民国时期的北海公园` / `供图：林峥`).
         after_image = kind == "image" or (kind is None and bool(line.plain.images)) or (
             kind == "caption" and captions < 2

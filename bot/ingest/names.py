@@ -85,6 +85,14 @@ TITLE_WORDS = (
 )
 TITLE_PATTERN = _TITLE_RE = re.compile("|".join(sorted(map(re.escape, TITLE_WORDS), key=len, reverse=True)))
 NON_NAME_ENDINGS = (
+    "委",
+    "会",
+    "办",
+    "厅",
+    "署",
+    "组",
+    "所",
+    "馆",
     "者",
     "们",
     "士",
