@@ -141,7 +141,7 @@ def classify_line(line: Line) -> SpanKind | None:
     if not any(ch.isalnum() for ch in text):
         return "markup"
     short = len(text) <= HEADING_MAX and not ends_sentence(text)
-    if _NUMBERED.match(text) and len(text) <= 40 and sum(text.count(ch) for ch in "。！？!?") <= 1:
+    if _NUMBERED.match(text) and len(text) <= 60 and sum(text.count(ch) for ch in "。！？!?") <= 2:
         short = True  # a numbered point of an outline (`4、从肯定大多数优秀员工开始，以激励落后者。`)
     if line.text.startswith(("**", "__")) and line.text.endswith(("**", "__")) and len(text) <= 30 and text[-1] in "？?":
         short = True  # a bold question standing alone (`**人工智能的机会属于谁？**`) is a heading
@@ -215,7 +215,7 @@ def _runs(lines: list[Line]) -> Iterator[tuple[Line, SpanKind | None]]:
         )
         captions = captions + 1 if kind == "caption" else 0
         kinds.append((line, kind))
-    kinds = _title_lists(kinds)
+    kinds = _title_lists(_leads(kinds))
     # A run of short label lines that holds an ad is an ad block as a whole (brand names, slogans).
     kinds = [
         (
@@ -234,6 +234,18 @@ def _runs(lines: list[Line]) -> Iterator[tuple[Line, SpanKind | None]]:
             kinds[index] = (line, "title")
             break
     yield from kinds
+
+
+LEAD_LINES = 12
+"""A byline this near the top closes the header: text above it is the post's summary, not its body."""
+
+
+def _leads(kinds: list[tuple[Line, SpanKind | None]]) -> list[tuple[Line, SpanKind | None]]:
+    """Mark text above a byline near the top (a WeChat post's digest) as its summary."""
+    byline = next((i for i, (_, kind) in enumerate(kinds[:LEAD_LINES]) if kind == "byline"), None)
+    if byline is None:
+        return kinds
+    return [(line, "summary" if i < byline and kind is None else kind) for i, (line, kind) in enumerate(kinds)]
 
 
 def _title_lists(kinds: list[tuple[Line, SpanKind | None]]) -> list[tuple[Line, SpanKind | None]]:
