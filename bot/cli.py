@@ -25,16 +25,25 @@ def print_json(data: object) -> None:
 
 
 def ingest_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Build or refresh persona profiles from the sources."""
+    """Build or refresh persona profiles from the sources, then the index they are searched by."""
     from bot.ingest.pipeline import ingest
+    from bot.panel import Panel
 
-    report = ingest(settings.seeds_dir, settings.personas_dir, max_bytes=settings.max_source_bytes)
+    report = ingest(
+        settings.seeds_dir,
+        settings.personas_dir,
+        max_bytes=settings.max_source_bytes,
+        cache_dir=settings.ingest_cache_dir,
+    )
+    snapshot = Panel.open(settings).index.snapshot  # built now, so the first question need not wait
+    index = {"passages": len(snapshot.passages), "embedded": snapshot.embedded}
     if args.json:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), "index": index})
     else:
         print(
             f"{report.sources} sources, {report.personas} personas, {report.quotes} quotes "
-            f"(+{len(report.added)} ~{len(report.changed)} -{len(report.removed)}) in {report.seconds:.1f}s"
+            f"(+{len(report.added)} ~{len(report.changed)} -{len(report.removed)}) in {report.seconds:.1f}s; "
+            f"index of {index['passages']} passages ({index['embedded']} embedded)"
         )
         for error in report.errors:
             print(f"  ! {error}")

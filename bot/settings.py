@@ -74,6 +74,11 @@ class Settings(BaseSettings):
             return frozenset(int(part) for part in value.replace(" ", "").split(",") if part)
         return value
 
+    @property
+    def ingest_cache_dir(self) -> Path:
+        """Where ingest keeps the attributions of unchanged sources."""
+        return self.data_dir / "ingest"
+
     def secret_values(self) -> list[str]:
         """Return every secret that is set (token, webhook secret, keys), for masking in logs."""
         return [

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 
+import pytest
 import yaml
 
+from bot.ingest import pipeline
 from bot.ingest.pipeline import ingest
 from bot.ingest.sources import load_sources
+from bot.ingest.span import Attribution, Span
 from bot.persona.profile import load_personas
 
 ARTICLES = Path(__file__).parent / "articles"
@@ -111,3 +115,43 @@ def test_committed_profiles_match_a_fresh_ingest(tmp_path: Path) -> None:
     shutil.copytree("personas", tmp_path / "personas")
     report = ingest(Path("seeds"), tmp_path / "personas", max_bytes=MAX_BYTES)
     assert (report.added, report.changed, report.removed) == ([], [], [])
+
+
+def test_reingest_attributes_only_the_sources_that_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeds = seed_dir(tmp_path, "qa_interview.txt", "salon.txt", "news.txt")
+    cache = tmp_path / "cache"
+    attributed: list[str] = []
+    real = pipeline.attribute_speakers
+
+    def counting(source_id: str, text: str, boilerplate: Iterable[Span]) -> Attribution:
+        attributed.append(source_id)
+        return real(source_id, text, boilerplate)
+
+    monkeypatch.setattr(pipeline, "attribute_speakers", counting)
+    first = ingest(seeds, tmp_path / "personas", max_bytes=MAX_BYTES, cache_dir=cache)
+    assert sorted(attributed) == ["news", "qa_interview", "salon"]
+    before = {p.name: p.read_bytes() for p in (tmp_path / "personas").iterdir()}
+
+    attributed.clear()
+    again = ingest(seeds, tmp_path / "personas", max_bytes=MAX_BYTES, cache_dir=cache)
+    assert attributed == []
+    assert (again.sources, again.personas, again.quotes) == (first.sources, first.personas, first.quotes)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "personas").iterdir()} == before
+
+    salon = seeds / "salon.txt"
+    salon.write_text(salon.read_text(encoding="utf-8") + "\n孙立文：最后补充一句，活下来最重要。\n", encoding="utf-8")
+    ingest(seeds, tmp_path / "personas", max_bytes=MAX_BYTES, cache_dir=cache)
+    assert attributed == ["salon"]
+    assert len(list((cache / "attributions").glob("*.json"))) == 3  # the old salon entry was pruned
+
+
+def test_a_hand_edited_profile_is_rebuilt_even_when_the_sources_did_not_change(tmp_path: Path) -> None:
+    seeds = seed_dir(tmp_path, "qa_interview.txt")
+    cache = tmp_path / "cache"
+    ingest(seeds, tmp_path / "personas", max_bytes=MAX_BYTES, cache_dir=cache)
+    (path,) = (tmp_path / "personas").glob("*.yaml")
+    path.unlink()
+    report = ingest(seeds, tmp_path / "personas", max_bytes=MAX_BYTES, cache_dir=cache)
+    assert report.added == [path.stem] and path.exists()

@@ -166,7 +166,12 @@ def _rebuild(settings: Settings, serving: Panel, *, added_source: str) -> tuple[
     started = time.perf_counter()
     personas = FileSnapshot.take(settings.personas_dir)
     try:
-        report = ingest(settings.seeds_dir, settings.personas_dir, max_bytes=settings.max_source_bytes)
+        report = ingest(
+            settings.seeds_dir,
+            settings.personas_dir,
+            max_bytes=settings.max_source_bytes,
+            cache_dir=settings.ingest_cache_dir,
+        )
         if report.errors:
             raise ReloadError(
                 f"reload failed: {'; '.join(report.errors)}",

@@ -19,6 +19,7 @@ _LINK = re.compile(r"\[([^\]\n]*)\]\([^)\n]*\)")
 _TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>\n]*)?/?>")
 _EMPHASIS = re.compile(r"\*{1,3}|_{2,3}|~~")
 _LEAD = re.compile(r"^\s*(?:#{1,6}\s+|>\s?|[-+]\s+(?=\S)|\*\s+(?=\S))+")
+_MARKUP_CHARS = re.compile(r"[*_~\[\]!<>#\\\-+\u200b\u200c\u200d\u2060\ufeff\xa0]")
 _INVISIBLE = frozenset("\u200b\u200c\u200d\u2060\ufeff")
 _ESCAPE = re.compile(r"\\(?=[*_#\[\]()>~`!|\\-])")
 """A Markdown escape (`\\*头图来源`): the backslash is markup, the character after it text."""
@@ -48,6 +49,10 @@ def plain_line(text: str, base: int = 0, *, continues_image: bool = False) -> Pl
 
     With `continues_image`, the line opens with the rest of an image link the previous line began.
     """
+    if not continues_image and not _MARKUP_CHARS.search(text):  # plain already: the common case
+        lo = len(text) - len(text.lstrip())
+        hi = len(text.rstrip())
+        return Plain(text[lo:hi], tuple(range(base + lo, base + hi)), 0)
     keep = [True] * len(text)
 
     def drop(start: int, end: int) -> None:

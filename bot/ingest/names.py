@@ -166,7 +166,7 @@ _CJK = re.compile(r"^[\u4e00-\u9fff]+$")
 
 @lru_cache(maxsize=1)
 def _word_tags() -> dict[str, str]:
-    """jieba's dictionary of words and their part of speech (loaded once)."""
+    """Jieba's dictionary of words and their part of speech (loaded once)."""
     import jieba.posseg
 
     jieba.posseg.dt.initialize()

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 
 from bot.ingest.names import (
     COMPOUND_SURNAMES,
-    common_word,
-    known_word,
     SURNAMES,
     TITLE_PATTERN,
+    common_word,
+    known_word,
     looks_like_name,
     role_before,
     surname_of,
