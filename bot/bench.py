@@ -101,6 +101,53 @@ def scaled_personas(personas: Sequence[Persona], factor: int) -> list[Persona]:
     return grown
 
 
+def synthetic_interview(size: int) -> str:
+    """A Q&A transcript of about `size` characters, every answer a labelled paragraph."""
+    turn = (
+        "记者：第{n}个问题，您怎么看价格战？\n\n"
+        "赵启明：我认为价格战对行业是好事，它逼着所有人把推理成本降下来。第{n}点，我们会继续投入研发。\n\n"
+    )
+    parts: list[str] = []
+    length = n = 0
+    while length < size:
+        piece = turn.format(n=n)
+        parts.append(piece)
+        length += len(piece)
+        n += 1
+    return "".join(parts)
+
+
+def ingest_bench(settings: Settings) -> dict[str, Any]:
+    """Seconds to attribute 1 MB and 4 MB of Q&A and 1 MB of bare quotation marks (cost should grow
+    linearly), and a first against an unchanged re-ingest of the configured sources."""
+    from bot.ingest.attribution import attribute_speakers
+    from bot.ingest.clean import find_boilerplate
+    from bot.ingest.pipeline import ingest
+
+    def attribution_seconds(text: str) -> float:
+        started = time.perf_counter()
+        attribute_speakers("bench", text, find_boilerplate(text))
+        return time.perf_counter() - started
+
+    attribution_seconds(synthetic_interview(10_000))  # loads the dictionaries once
+    small, large = attribution_seconds(synthetic_interview(1_000_000)), attribution_seconds(synthetic_interview(4_000_000))
+    result: dict[str, Any] = {
+        "qa_1mb_s": round(small, 2),
+        "qa_4mb_s": round(large, 2),
+        "qa_4mb_over_1mb": round(large / small, 2),
+        "quotes_1mb_s": round(attribution_seconds("“" * 1_000_000), 2),
+    }
+    with tempfile.TemporaryDirectory(prefix="panelbot-bench-") as scratch:
+        personas, cache = Path(scratch) / "personas", Path(scratch) / "cache"
+        runs = []
+        for _ in range(2):
+            started = time.perf_counter()
+            ingest(settings.seeds_dir, personas, max_bytes=settings.max_source_bytes, cache_dir=cache)
+            runs.append(time.perf_counter() - started)
+    result["first_s"], result["unchanged_s"] = round(runs[0], 3), round(runs[1], 3)
+    return result
+
+
 def run_bench(
     settings: Settings, *, questions: Sequence[str], scale: int = 100, repeats: int = 3
 ) -> dict[str, Any]:
@@ -126,4 +173,5 @@ def run_bench(
         )
     result["scale"] = scale
     result["questions"] = len(questions)
+    result["ingest"] = ingest_bench(settings)
     return result
