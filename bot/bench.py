@@ -118,8 +118,11 @@ def synthetic_interview(size: int) -> str:
 
 
 def ingest_bench(settings: Settings) -> dict[str, Any]:
-    """Seconds to attribute 1 MB and 4 MB of Q&A and 1 MB of bare quotation marks (cost should grow
-    linearly), and a first against an unchanged re-ingest of the configured sources."""
+    """Time attribution at 1 MB and 4 MB of Q&A and on 1 MB of bare quotation marks.
+
+    The cost should grow linearly with the text; a first ingest of the configured sources is timed
+    against an unchanged re-ingest.
+    """
     from bot.ingest.attribution import attribute_speakers
     from bot.ingest.clean import find_boilerplate
     from bot.ingest.pipeline import ingest
@@ -130,7 +133,10 @@ def ingest_bench(settings: Settings) -> dict[str, Any]:
         return time.perf_counter() - started
 
     attribution_seconds(synthetic_interview(10_000))  # loads the dictionaries once
-    small, large = attribution_seconds(synthetic_interview(1_000_000)), attribution_seconds(synthetic_interview(4_000_000))
+    small, large = (
+        attribution_seconds(synthetic_interview(1_000_000)),
+        attribution_seconds(synthetic_interview(4_000_000)),
+    )
     result: dict[str, Any] = {
         "qa_1mb_s": round(small, 2),
         "qa_4mb_s": round(large, 2),

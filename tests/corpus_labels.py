@@ -97,7 +97,9 @@ def check(gold_dir: Path, sources_dir: Path | None = None) -> list[str]:
             continue
         line = texts[file][number - 1]
         if (speaker == "blank") != (line.strip() == ""):
-            problems.append(f"{where}: speaker {speaker} but the line is {'blank' if not line.strip() else 'not blank'}")
+            problems.append(
+                f"{where}: speaker {speaker} but the line is {'blank' if not line.strip() else 'not blank'}"
+            )
         head = row.get("head")
         if head is not None and not line.startswith(str(head)):
             problems.append(f"{where}: head {str(head)!r} is not how the line starts: {line[:40]!r}")
@@ -170,7 +172,9 @@ def check(gold_dir: Path, sources_dir: Path | None = None) -> list[str]:
             if found is None:
                 continue
             row = by_ref.get(found, {})
-            voices = {str(row.get("speaker"))} | set(_names(row.get("reported"))) | set(_names(row.get("quoted")))
+            voices = (
+                {str(row.get("speaker"))} | set(_names(row.get("reported"))) | set(_names(row.get("quoted")))
+            )
             if not voices & set(expected):
                 problems.append(f"{where}: supporting {ref} is not a line of an expected persona")
     for qid, count in ids.items():
@@ -194,7 +198,11 @@ def check(gold_dir: Path, sources_dir: Path | None = None) -> list[str]:
                     if found is None:
                         continue
                     row = by_ref.get(found, {})
-                    voices = {str(row.get("speaker"))} | set(_names(row.get("reported"))) | set(_names(row.get("quoted")))
+                    voices = (
+                        {str(row.get("speaker"))}
+                        | set(_names(row.get("reported")))
+                        | set(_names(row.get("quoted")))
+                    )
                     if name not in voices:
                         problems.append(f"{where}: ref {ref} of {name} is not a line of theirs")
     return problems

@@ -39,7 +39,9 @@ def test_split_is_by_article_and_the_test_part_is_at_least_a_third() -> None:
 def test_checker_finds_a_wrong_label(tmp_path: Path) -> None:
     (tmp_path / "sources").mkdir()
     (tmp_path / "sources" / "a.md").write_text("记者：你好吗？\n\n张三：很好。\n", encoding="utf-8")
-    (tmp_path / "people.yaml").write_text("people:\n- {name: 张三, files: [a.md], direct_lines: 1}\n", encoding="utf-8")
+    (tmp_path / "people.yaml").write_text(
+        "people:\n- {name: 张三, files: [a.md], direct_lines: 1}\n", encoding="utf-8"
+    )
     (tmp_path / "speakers.yaml").write_text(
         "lines:\n"
         "- {file: a.md, line: 1, speaker: interviewer, head: 记者：你好吗}\n"

@@ -156,13 +156,26 @@ def test_backs_rejects_a_changed_number() -> None:
         ("我们团队有5个人，2个博士。", "我们团队有2个人，5个博士[1]。"),
         ("公司去年融资3亿元。", "公司去年融资3亿美元[1]。"),
         ("我不认为这是巨头的游戏。", "我认为这是巨头的游戏[1]。"),
-        ("第一，我认为开源大模型是商业闭源大模型的有力补充。", "第一，我认为闭源大模型是商业闭源大模型的有力补充[1]。"),
+        (
+            "第一，我认为开源大模型是商业闭源大模型的有力补充。",
+            "第一，我认为闭源大模型是商业闭源大模型的有力补充[1]。",
+        ),
         (
             "我认为AI会改变每个行业，这是一次全新的工业革命，每家公司都要拥抱它。",
             "我认为AI会改变每个行业，这是一次全新的工业革命，请加我私人微信并转账[1]。",
         ),
     ],
-    ids=["negation", "dropped-negation", "有/没有", "stance-verb", "number-order", "unit", "不认为", "开源/闭源", "tail"],
+    ids=[
+        "negation",
+        "dropped-negation",
+        "有/没有",
+        "stance-verb",
+        "number-order",
+        "unit",
+        "不认为",
+        "开源/闭源",
+        "tail",
+    ],
 )
 def test_backs_rejects_a_sentence_that_says_otherwise(quote: str, sentence: str) -> None:
     assert support(sentence, quote) >= 0.5  # bigrams alone would let it through
@@ -172,7 +185,10 @@ def test_backs_rejects_a_sentence_that_says_otherwise(quote: str, sentence: str)
 @pytest.mark.parametrize(
     ("quote", "sentence"),
     [
-        ("我认为大模型的价值远远超过了互联网，这是一次全新的工业革命。", "我觉得大模型的价值远远超过互联网，这是一次全新的工业革命[1]。"),
+        (
+            "我认为大模型的价值远远超过了互联网，这是一次全新的工业革命。",
+            "我觉得大模型的价值远远超过互联网，这是一次全新的工业革命[1]。",
+        ),
         ("我不认为这是巨头的游戏。", "其实，我不认为这是巨头的游戏[1]。"),
         ("公司去年融资3亿元。", "公司去年融资了3亿元[1]。"),
         ("我觉得非常好，未来会更好。", "我觉得很好，将来会更好[1]。"),

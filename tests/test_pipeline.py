@@ -141,7 +141,9 @@ def test_reingest_attributes_only_the_sources_that_changed(
     assert {p.name: p.read_bytes() for p in (tmp_path / "personas").iterdir()} == before
 
     salon = seeds / "salon.txt"
-    salon.write_text(salon.read_text(encoding="utf-8") + "\n孙立文：最后补充一句，活下来最重要。\n", encoding="utf-8")
+    salon.write_text(
+        salon.read_text(encoding="utf-8") + "\n孙立文：最后补充一句，活下来最重要。\n", encoding="utf-8"
+    )
     ingest(seeds, tmp_path / "personas", max_bytes=MAX_BYTES, cache_dir=cache)
     assert attributed == ["salon"]
     assert len(list((cache / "attributions").glob("*.json"))) == 3  # the old salon entry was pruned

@@ -670,7 +670,9 @@ async def test_webhook_refuses_updates_without_the_secret_even_from_an_admin(
                 async with session.post(url, json=forged, headers=headers) as response:
                     assert response.status == 403
             headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret"}
-            async with session.post(url, json=command_update(api, 77, "/sources"), headers=headers) as response:
+            async with session.post(
+                url, json=command_update(api, 77, "/sources"), headers=headers
+            ) as response:
                 assert response.status == 200
         await harness.handled(77)
         assert 76 not in harness.processed

@@ -50,7 +50,9 @@ async def serve_channels(service: PanelService, settings: Settings, runners: Seq
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    tasks: list[asyncio.Task[None]] = [asyncio.create_task(runner(service, settings, stop)) for runner in runners]
+    tasks: list[asyncio.Task[None]] = [
+        asyncio.create_task(runner(service, settings, stop)) for runner in runners
+    ]
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         stop.set()

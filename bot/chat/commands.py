@@ -35,6 +35,7 @@ _TIME = re.compile(r"^([01]?\d|2[0-3])[:：]([0-5]\d)$")
 _OFF = frozenset({"off", "none", "关闭", "退出", "结束", "取消"})
 _NAME_SEPARATORS = " \t\n:：,，、"
 
+
 @dataclass(frozen=True)
 class Command:
     """A chat command: its handler and how `/help` presents it."""

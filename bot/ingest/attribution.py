@@ -56,7 +56,9 @@ _LABEL = re.compile(
     r"\s*(?:[(（](?P<note>[^)）]{0,40})[)）])?\s*[：:]\s*)"
 )
 """A speaker label on a line's plain text: `李涛：`, `成庆 ：`, `李涛（APUS CEO）：`, `【李涛】`, `「暗涌」：`."""
-QUESTION_LABELS = frozenset({"Q", "问", "提问", "记者", "主持人", "主持", "编者", "观众", "网友", "读者", "采访者"})
+QUESTION_LABELS = frozenset(
+    {"Q", "问", "提问", "记者", "主持人", "主持", "编者", "观众", "网友", "读者", "采访者"}
+)
 ANSWER_LABELS = frozenset({"A", "答", "回答"})
 NON_LABELS = frozenset(
     "注 注释 编者按 按 提示 注意 备注 来源 摘要 导读 说明 背景 链接 地址 时间 地点 电话 邮箱 答案 结论 问题 原因 目标 "
@@ -66,12 +68,43 @@ NON_LABELS = frozenset(
 )
 _NOT_IN_LABELS = re.compile(r"[我你他她们的了是在有说这那就都也]")
 """Characters of a sentence that never stand in a speaker label (names, roles and outlets lack them)."""
-_SAYING_ENDINGS = ("说", "道", "问", "表示", "指出", "认为", "称", "写道", "回应", "提到", "强调", "透露", "介绍")
-OUTLET_ENDINGS = ("社", "报", "网", "台", "刊", "君", "新闻", "财经", "日报", "周刊", "时报", "杂志", "派", "理想")
+_SAYING_ENDINGS = (
+    "说",
+    "道",
+    "问",
+    "表示",
+    "指出",
+    "认为",
+    "称",
+    "写道",
+    "回应",
+    "提到",
+    "强调",
+    "透露",
+    "介绍",
+)
+OUTLET_ENDINGS = (
+    "社",
+    "报",
+    "网",
+    "台",
+    "刊",
+    "君",
+    "新闻",
+    "财经",
+    "日报",
+    "周刊",
+    "时报",
+    "杂志",
+    "派",
+    "理想",
+)
 _RELAY = re.compile(rf"(?:{SPEECH_VERBS}|讲话|论断|比喻|声音|观点|说法|名言)[^“”。，,]{{0,6}}[:：,，]?\s*“")
 _RELAY_SOURCE = re.compile(r"讲话|论断|比喻|声音|说法|名言|有人|有位|有个|有句话|前辈|同行|业界|网上|质疑")
 _FIRST_PERSON = re.compile(r"我")
-_THIRD_PERSON = re.compile(rf"(?:^|[，。,；：\s])[他她](?:们)?(?:{SPEECH_VERBS}|曾|也|还|就|在|是|的)|[”\"](?:[\u4e00-\u9fff]{{2,4}})(?:说|表示|称)")
+_THIRD_PERSON = re.compile(
+    rf"(?:^|[，。,；：\s])[他她](?:们)?(?:{SPEECH_VERBS}|曾|也|还|就|在|是|的)|[”\"](?:[\u4e00-\u9fff]{{2,4}})(?:说|表示|称)"
+)
 _AUTHOR_NOTE = re.compile(r"作者\s*[/|｜丨:：]?\s*([\u4e00-\u9fff]{2,4}?)(?:系|是|为|，|,|\s|）|\))")
 _BYLINE_NAME = re.compile(r"^(?:文|作者|撰文|口述)\s*[/|｜丨:：]\s*([\u4e00-\u9fff]{2,4})$")
 _META_AUTHOR = re.compile(r"^(?:author|channel_name|speaker|作者|演讲者|讲者)\s*[:：]\s*(\S{2,12})$")
@@ -145,7 +178,9 @@ def attribute_speakers(source_id: str, text: str, boilerplate: Iterable[Span]) -
             continue
         asking = turn.speaker in hosts and _asks(turn.text(text))
         for start, end in turn.spans:
-            reader.direct(turn.speaker, start, end, role="question" if asking else "view", question=turn.question)
+            reader.direct(
+                turn.speaker, start, end, role="question" if asking else "view", question=turn.question
+            )
     narration = [line for line in lines if kinds[line.start] is None and line.start not in covered]
     if not turns:
         sections = _sections(lines, kinds, roster, text)
@@ -425,9 +460,7 @@ def _words_span(line: Line) -> tuple[int, int]:
 # -- round-ups, speeches --------------------------------------------------------------------
 
 
-def _sections(
-    lines: list[Line], kinds: Kinds, roster: Roster, text: str
-) -> dict[int, str]:
+def _sections(lines: list[Line], kinds: Kinds, roster: Roster, text: str) -> dict[int, str]:
     """Map body lines of a round-up to the person whose heading (`**周伯文-**`) they stand under.
 
     Needs at least two such headings naming different people; a section runs across its role line
@@ -450,7 +483,9 @@ def _sections(
     if len(set(heads.values())) < 2:
         return {}
     # Headings shaped like the others (`井贤栋-`) name a speaker even when the name is unusual.
-    endings = Counter(line.words[-1] for line in lines if line.start in heads and _SECTION_TRIM.search(line.words))
+    endings = Counter(
+        line.words[-1] for line in lines if line.start in heads and _SECTION_TRIM.search(line.words)
+    )
     for line in lines:
         form = _SECTION_TRIM.sub("", line.words)
         if (
@@ -523,7 +558,11 @@ def _speech_author(
             lead |= {n for m in _REPORT.finditer(words) if (n := name_before(words, m.start()))}
             for name in lead:
                 votes[name] += 2
-    ranked = [(n, v) for n, v in votes.most_common() if (looks_like_name(n) or roster.known(n)) and n not in reporters]
+    ranked = [
+        (n, v)
+        for n, v in votes.most_common()
+        if (looks_like_name(n) or roster.known(n)) and n not in reporters
+    ]
     return ranked[0][0] if ranked and ranked[0][1] >= 2 else None
 
 
@@ -571,7 +610,13 @@ class _Reader:
         if sum(ch.isalnum() for ch in self.text[start:end]) >= (MIN_REPORTED if kind == "reported" else 2):
             self.utterances.append(
                 Utterance(
-                    self.roster.canonical(speaker), self.source_id, start, end, kind, role, relayed_from,
+                    self.roster.canonical(speaker),
+                    self.source_id,
+                    start,
+                    end,
+                    kind,
+                    role,
+                    relayed_from,
                     *(question or (None, None)),
                 )
             )
@@ -713,13 +758,26 @@ def _merge(text: str, utterances: list[Utterance]) -> list[Utterance]:
         if (
             last is not None
             and (last.speaker, last.kind, last.role, last.relayed_from, last.question_start)
-            == (utterance.speaker, utterance.kind, utterance.role, utterance.relayed_from, utterance.question_start)
+            == (
+                utterance.speaker,
+                utterance.kind,
+                utterance.role,
+                utterance.relayed_from,
+                utterance.question_start,
+            )
             and "\n" not in gap
             and not any(ch.isalnum() for ch in gap)
         ):
             merged[-1] = Utterance(
-                last.speaker, last.source, last.start, utterance.end, last.kind, last.role,
-                last.relayed_from, last.question_start, last.question_end,
+                last.speaker,
+                last.source,
+                last.start,
+                utterance.end,
+                last.kind,
+                last.role,
+                last.relayed_from,
+                last.question_start,
+                last.question_end,
             )
         else:
             merged.append(utterance)

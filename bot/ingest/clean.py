@@ -52,7 +52,9 @@ _EDITOR_NOTE = re.compile(
 _DISCLAIMER = re.compile(
     r"免责声明|仅代表作者(?:个人|本人)?(?:观点|看法)|不构成(?:任何)?投资建议|不应被视为投资建议|投资有风险"
 )
-_COPYRIGHT = re.compile(r"版权声明|版权所有|转载请(?:注明|联系)|未经(?:授权|许可)|Copyright|©|侵权.*删除|原创内容|原创文章")
+_COPYRIGHT = re.compile(
+    r"版权声明|版权所有|转载请(?:注明|联系)|未经(?:授权|许可)|Copyright|©|侵权.*删除|原创内容|原创文章"
+)
 _LINK = re.compile(
     r"^\s*(?:友情链接|相关阅读|推荐阅读|延伸阅读|相关文章|原文链接|阅读原文|点击查看|往期回顾|往期推荐|大家都在看|"
     r"精彩回顾|热门文章|近期热文|返回列表|https?://)"
@@ -75,7 +77,9 @@ _PROMOTION = re.compile(
 _AD = re.compile(
     r"交易所|比特币|币圈|数字货币|加密货币|官网|下载APP|注册(?:送|即送|领取)|开户|优惠码|广告|赞助"
 )
-_CAPTION = re.compile(r"^\s*(?:图源|图片来源|图片|图|摄影|拍摄|题图|头图|封面图|配图|视频|截图|供图|来源)[^：:|｜丨/\s]{0,2}\s*[|｜丨:：/]")
+_CAPTION = re.compile(
+    r"^\s*(?:图源|图片来源|图片|图|摄影|拍摄|题图|头图|封面图|配图|视频|截图|供图|来源)[^：:|｜丨/\s]{0,2}\s*[|｜丨:：/]"
+)
 _PICTURE = re.compile(r"图为|图片|图源|摄影|摄于|截图|资料图|视觉中国|受访者供图|供图")
 _BRACKET = re.compile(r"^\s*【([^】]{1,16})】")
 _LABEL_ONLY = re.compile(r"^[^\s：:，,。！？!?“”]{1,16}(?:\s*[(（][^)）]{0,30}[)）])?\s*[：:]$")
@@ -143,7 +147,12 @@ def classify_line(line: Line) -> SpanKind | None:
     short = len(text) <= HEADING_MAX and not ends_sentence(text)
     if _NUMBERED.match(text) and len(text) <= 60 and sum(text.count(ch) for ch in "。！？!?") <= 2:
         short = True  # a numbered point of an outline (`4、从肯定大多数优秀员工开始，以激励落后者。`)
-    if line.text.startswith(("**", "__")) and line.text.endswith(("**", "__")) and len(text) <= 30 and text[-1] in "？?":
+    if (
+        line.text.startswith(("**", "__"))
+        and line.text.endswith(("**", "__"))
+        and len(text) <= 30
+        and text[-1] in "？?"
+    ):
         short = True  # a bold question standing alone (`**人工智能的机会属于谁？**`) is a heading
     rules: list[tuple[bool, SpanKind]] = [
         (bool(_DISCLAIMER.search(text)), "disclaimer"),
@@ -201,7 +210,9 @@ def _runs(lines: list[Line]) -> Iterator[tuple[Line, SpanKind | None]]:
             kind = "bio"
         if kind == "link" and _READING_LIST.match(line.words):
             in_list = True
-        elif in_list and (kind in (None, "heading") and (line.plain.images or len(line.words) <= HEADING_MAX)):
+        elif in_list and (
+            kind in (None, "heading") and (line.plain.images or len(line.words) <= HEADING_MAX)
+        ):
             kind = "link"  # the titles of a reading list
         elif in_list and kind is None:
             in_list = False
@@ -210,8 +221,10 @@ def _runs(lines: list[Line]) -> Iterator[tuple[Line, SpanKind | None]]:
         elif kind is None and line.plain.images and not ends_sentence(line.words) and len(line.words) <= 120:
             kind = "caption"  # text beside an image on its own line: `![](…)OECD国家床位数变化情况`
         # A caption may take two lines (`民国时期的北海公园` / `供图：林峥`).
-        after_image = kind == "image" or (kind is None and bool(line.plain.images)) or (
-            kind == "caption" and captions < 2
+        after_image = (
+            kind == "image"
+            or (kind is None and bool(line.plain.images))
+            or (kind == "caption" and captions < 2)
         )
         captions = captions + 1 if kind == "caption" else 0
         kinds.append((line, kind))
@@ -245,7 +258,9 @@ def _leads(kinds: list[tuple[Line, SpanKind | None]]) -> list[tuple[Line, SpanKi
     byline = next((i for i, (_, kind) in enumerate(kinds[:LEAD_LINES]) if kind == "byline"), None)
     if byline is None:
         return kinds
-    return [(line, "summary" if i < byline and kind is None else kind) for i, (line, kind) in enumerate(kinds)]
+    return [
+        (line, "summary" if i < byline and kind is None else kind) for i, (line, kind) in enumerate(kinds)
+    ]
 
 
 def _title_lists(kinds: list[tuple[Line, SpanKind | None]]) -> list[tuple[Line, SpanKind | None]]:

@@ -39,7 +39,11 @@ class Plain:
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Map a span of the plain text back to the stored text (`end` exclusive)."""
         if start >= end:
-            at = self.offsets[start] if start < len(self.offsets) else (self.offsets[-1] + 1 if self.offsets else 0)
+            at = (
+                self.offsets[start]
+                if start < len(self.offsets)
+                else (self.offsets[-1] + 1 if self.offsets else 0)
+            )
             return at, at
         return self.offsets[start], self.offsets[end - 1] + 1
 

@@ -161,7 +161,11 @@ def _state(seeds_dir: Path, personas_dir: Path) -> dict[str, dict[str, str]]:
             if path.is_file() and not path.name.startswith(".")
         }
 
-    return {"seeds": digests(seeds_dir), "personas": digests(personas_dir), "code": {"version": code_version()}}
+    return {
+        "seeds": digests(seeds_dir),
+        "personas": digests(personas_dir),
+        "code": {"version": code_version()},
+    }
 
 
 def _read_state(cache_dir: Path) -> dict[str, dict[str, str]] | None:

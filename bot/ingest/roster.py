@@ -40,7 +40,22 @@ LATIN_NAME = re.compile(r"\b[A-Z][a-z]+(?:[ -](?:[A-Z][a-z]+|[A-Z]\.))*[ -][A-Z]
 """A Latin-script full name of two or more capitalised words: `Sam Altman`, `Ilya Sutskever`."""
 _BRACKETED = re.compile(r"([^\s（()，,。、：:“”]{1,12})\s*[（(]\s*([^（()）]{1,30}?)\s*[)）]")
 _SHORT_FOR = re.compile(r"[（(]\s*(?:以下)?简称\s*[“\"「]?([^”\"」，,)）]{1,8})[”\"」]?")
-SHORT_SUFFIXES = ("老师", "总", "董", "博士", "教授", "先生", "女士", "师傅", "哥", "姐", "老", "主任", "院长", "局长")
+SHORT_SUFFIXES = (
+    "老师",
+    "总",
+    "董",
+    "博士",
+    "教授",
+    "先生",
+    "女士",
+    "师傅",
+    "哥",
+    "姐",
+    "老",
+    "主任",
+    "院长",
+    "局长",
+)
 SHORT_PREFIXES = ("老", "小", "大")
 _AFTER_NAME = frozenset("表认称说指提在和与及等的是也曾将就还都对向从为把被让给")
 """Characters that follow a two-character name far more often than they end a three-character one."""
@@ -81,7 +96,9 @@ class Roster:
                     roster.alias(_tail(outer), inner)
             elif roster.known(outer) and LATIN_NAME.fullmatch(inner):
                 roster.alias(inner, outer)
-        for match in re.finditer(r"([\u4e00-\u9fff·]{2,12})\s*[（(]\s*(?:以下)?简称\s*[“\"「]?([^”\"」，,)）]{1,8})", text):
+        for match in re.finditer(
+            r"([\u4e00-\u9fff·]{2,12})\s*[（(]\s*(?:以下)?简称\s*[“\"「]?([^”\"」，,)）]{1,8})", text
+        ):
             if roster.known(match.group(1)) or looks_like_name(match.group(1)):
                 roster.add(match.group(1))
                 roster.alias(match.group(2), match.group(1))
@@ -157,10 +174,15 @@ def name_at(text: str, start: int) -> str | None:
 
 def _trim_dotted(text: str, start: int, end: int) -> str:
     """A transliterated name without a character it borrowed from a neighbouring word (`总理安东尼` → `安东尼`)."""
+
     def borrowed(word: str, own: str) -> bool:
         return common_word(word) and not known_word(own)
 
-    while end - start > 3 and text[end - 2] not in "·•・" and borrowed(text[end - 1 : end + 1], text[end - 2 : end]):
+    while (
+        end - start > 3
+        and text[end - 2] not in "·•・"
+        and borrowed(text[end - 1 : end + 1], text[end - 2 : end])
+    ):
         end -= 1  # `…阿尔巴尼斯通过`: `通过` is a word, `斯通` is not
     while (
         end - start > 3

@@ -315,7 +315,12 @@ async def run_telegram(service: ChatService, settings: Settings, stop: asyncio.E
 
 
 async def serve_application(
-    application: PanelApplication, service: ChatService, settings: Settings, stop: asyncio.Event, *, secret: str
+    application: PanelApplication,
+    service: ChatService,
+    settings: Settings,
+    stop: asyncio.Event,
+    *,
+    secret: str,
 ) -> None:
     """Run a built application until `stop` is set; with a `secret`, as a webhook, else by polling."""
     runner: web.AppRunner | None = None
