@@ -136,8 +136,41 @@ def read_source(path: Path, *, meta: SourceMeta | None = None, max_bytes: int) -
     return Source(id=path.stem, path=path, text=text, meta=meta)
 
 
+_HIDDEN_STYLE = re.compile(
+    r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?:\.0+)?(?:px|pt|em|rem|%)?\s*(?:;|$|!)|opacity\s*:\s*0(?:\.0+)?\s*(?:;|$|!)",
+    re.IGNORECASE,
+)
+
+
+def strip_hidden(html: str) -> str:
+    """Remove what a reader never sees: `hidden` elements, `<template>`, and invisible inline styles.
+
+    Hidden text is nobody's words (and a place to smuggle instructions into a page).
+    """
+    try:
+        doc = lxml.html.document_fromstring(html)
+    except (ParserError, ValueError):
+        return html
+    doomed = [
+        element
+        for element in doc.iter()
+        if isinstance(element.tag, str)
+        and (
+            element.tag == "template"
+            or element.get("hidden") is not None
+            or element.get("aria-hidden") == "true"
+            or _HIDDEN_STYLE.search(element.get("style") or "")
+        )
+    ]
+    for element in doomed:
+        if element.getparent() is not None:
+            element.drop_tree()  # keeps the visible text after it (its tail)
+    return str(lxml.html.tostring(doc, encoding="unicode"))
+
+
 def html_to_text(html: str, *, path: str = "<html>") -> str:
-    """Reduce an HTML page to its main text, one paragraph per line."""
+    """Reduce an HTML page to its visible main text, one paragraph per line."""
+    html = strip_hidden(html)
     text = trafilatura.extract(html, include_comments=False, include_tables=False, favor_precision=True)
     lines = [line.strip() for line in (text or _all_text(html)).splitlines()]
     result = "\n".join(line for line in lines if line)
