@@ -173,6 +173,7 @@ def attribute_speakers(source_id: str, text: str, boilerplate: Iterable[Span]) -
     _settle_interviewers(text, turns)
     reader = _Reader(source_id, text, roster)
     hosts = _hosts(text, turns)
+    _carry_host_questions(text, turns, hosts)
     for turn in turns:
         if not turn.speaker:
             continue
@@ -420,6 +421,16 @@ def _settle_interviewers(text: str, turns: list[_Turn]) -> None:
         if turn.speaker is None:
             question = (turn.spans[0][0], turn.spans[-1][1])
         elif turn.question is None and question is not None:
+            turn.question = question
+
+
+def _carry_host_questions(text: str, turns: list[_Turn], hosts: set[str]) -> None:
+    """Give the guests' answers the host's question they follow (the interviewer's are set already)."""
+    question: tuple[int, int] | None = None
+    for turn in turns:
+        if turn.speaker is None or (turn.speaker in hosts and _asks(turn.text(text))):
+            question = (turn.spans[0][0], turn.spans[-1][1])
+        elif turn.question is None:
             turn.question = question
 
 

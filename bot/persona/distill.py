@@ -12,7 +12,7 @@ import jieba.posseg as pseg
 
 from bot.ingest.span import Attribution, Person, Utterance
 from bot.ingest.text import is_question, split_sentences
-from bot.persona.profile import Persona, Quote, Stance, Style, merge_curated, slugify
+from bot.persona.profile import Asked, Persona, Quote, Stance, Style, merge_curated, slugify
 from bot.retrieval.tokenize import STOPWORDS, add_names
 
 TOPICS = 8
@@ -81,7 +81,12 @@ def build_profiles(
 
 
 def _quote(utterance: Utterance, texts: Mapping[str, str]) -> Quote:
-    """Copy an utterance into a quote with its verbatim text."""
+    """Copy an utterance into a quote with its verbatim text (and the question it answers)."""
+    text = texts[utterance.source]
+    asked = None
+    if utterance.question_start is not None and utterance.question_end is not None:
+        start, end = utterance.question_start, utterance.question_end
+        asked = Asked(start=start, end=end, text=text[start:end])
     return Quote(
         id=quote_id(utterance),
         source=utterance.source,
@@ -91,6 +96,7 @@ def _quote(utterance: Utterance, texts: Mapping[str, str]) -> Quote:
         text=texts[utterance.source][utterance.start : utterance.end],
         role=utterance.role,
         relayed_from=utterance.relayed_from,
+        asked=asked,
     )
 
 

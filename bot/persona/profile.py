@@ -67,6 +67,17 @@ YAML_WIDTH = 1 << 30
 """Wide enough that the emitter never folds a line."""
 
 
+class Asked(BaseModel):
+    """The interviewer's or host's question an answer replies to: context, never the persona's words."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    start: int
+    end: int
+    text: str
+    """Verbatim: `source_text[start:end]` of the quote's source."""
+
+
 class Quote(BaseModel):
     """A verbatim span of one source that a persona said or was reported to say."""
 
@@ -86,6 +97,8 @@ class Quote(BaseModel):
     """`view`: the person's own view; `question`: a host asking; `relayed`: words relayed from others."""
     relayed_from: str | None = None
     """For `relayed` words: who they are from, when the text names them."""
+    asked: Asked | None = None
+    """The question this answers, when the source is an interview or a panel."""
 
     @model_validator(mode="after")
     def _check_offsets(self) -> Quote:
@@ -316,6 +329,9 @@ def verify_quotes(persona: Persona, texts: Mapping[str, str]) -> None:
         elif source[quote.start : quote.end] != quote.text:
             span = source[quote.start : quote.end]
             detail = f"the span reads {_excerpt(span)} but the quote reads {_excerpt(quote.text)}"
+        elif quote.asked is not None and source[quote.asked.start : quote.asked.end] != quote.asked.text:
+            span = source[quote.asked.start : quote.asked.end]
+            detail = f"its question's span reads {_excerpt(span)} but it reads {_excerpt(quote.asked.text)}"
         else:
             continue
         raise QuoteNotVerbatimError(persona=persona.id, quote=quote.id, source=quote.source, detail=detail)
