@@ -35,6 +35,8 @@ HISTORY_SIZE = 10
 """Exchanges kept per chat; older ones are deleted as new ones arrive."""
 DELIVERY_DAYS = 3.0
 """How long a delivered update's key is remembered (platforms redeliver within minutes or hours)."""
+PENDING_DAYS = 2.0
+"""How long a message waits for its recipient to come back; older ones are dropped unseen."""
 
 POSTGRES_SCHEMES = ("postgresql", "postgres")
 _USER_MESSAGE = "数据库配置有误，请联系管理员。"
@@ -67,6 +69,19 @@ CREATE TABLE IF NOT EXISTS counters (
 CREATE TABLE IF NOT EXISTS deliveries (
     key TEXT PRIMARY KEY,
     ts {real} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pending_deliveries (
+    id {serial},
+    recipient TEXT NOT NULL,
+    ts {real} NOT NULL,
+    text TEXT NOT NULL,
+    late INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pending_deliveries_recipient ON pending_deliveries (recipient, id);
+CREATE TABLE IF NOT EXISTS push_windows (
+    recipient TEXT PRIMARY KEY,
+    opened {real} NOT NULL,
+    pushes INTEGER NOT NULL
 )
 """
 
@@ -165,6 +180,17 @@ class Exchange:
     """The question the panel was asked about; a follow-up keeps its predecessor's topic."""
     personas: tuple[str, ...]
     """Ids of the personas who answered; empty when the panel refused."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A queued message handed to its recipient."""
+
+    text: str
+    late: bool
+    """It opens an answer that could not be sent in time (any message fetches it)."""
+    left: int
+    """How many messages are still queued for the recipient after this one."""
 
 
 def database_path(settings: Settings) -> Path | str:
@@ -399,3 +425,105 @@ class Store:
         if self._claims % 100 == 1:  # now and then, forget keys no platform still retries
             self._write("DELETE FROM deliveries WHERE ts < ?", (now - DELIVERY_DAYS * 86400,))
         return claimed > 0
+
+    # -- pending deliveries ------------------------------------------------
+    def queue_pending(self, recipient: str, parts: Sequence[str], *, late: bool) -> None:
+        """Queue messages a channel could not send yet, after those already queued for `recipient`.
+
+        With `late`, the first part opens an answer that was not ready in time, which the recipient's
+        next message of any kind fetches; the other parts follow it when asked for (`继续`).
+        """
+        if not parts:
+            return
+        now = self._clock()
+        rows: list[tuple[str, Sequence[object]]] = [
+            ("DELETE FROM pending_deliveries WHERE ts < ?", (now - PENDING_DAYS * 86400,))
+        ]
+        rows += [
+            (
+                "INSERT INTO pending_deliveries (recipient, ts, text, late) VALUES (?, ?, ?, ?)",
+                (recipient, now, text, int(late and n == 0)),
+            )
+            for n, text in enumerate(parts)
+        ]
+        with self._lock:
+            self._transaction(rows)
+
+    def next_pending(self, recipient: str, *, continuing: bool) -> Pending | None:
+        """Take the recipient's next queued message, or None.
+
+        `continuing` (the recipient asked for more) takes the oldest. Otherwise only a late answer is
+        taken: the queued rest of earlier answers, which the recipient moved on from, is dropped, and
+        with no late answer queued the whole queue is dropped. Replicas sharing one database never
+        hand out the same message twice.
+        """
+        since = self._clock() - PENDING_DAYS * 86400
+        for _ in range(3):  # another replica may take the chosen row first; choose again
+            with self._lock:
+                rows = self._db.execute(
+                    self._dialect.sql(
+                        "SELECT id, late FROM pending_deliveries WHERE recipient = ? AND ts >= ? ORDER BY id"
+                    ),
+                    (recipient, since),
+                ).fetchall()
+                ids = [int(row[0]) for row in rows]
+                chosen = ids[0] if continuing and ids else next((int(i) for i, late in rows if late), None)
+                if chosen is None:
+                    if ids:  # only the rows seen: one queued meanwhile by another replica stays
+                        self._db.execute(
+                            self._dialect.sql(
+                                "DELETE FROM pending_deliveries WHERE recipient = ? AND id <= ?"
+                            ),
+                            (recipient, ids[-1]),
+                        )
+                    return None
+                taken = self._db.execute(
+                    self._dialect.sql("DELETE FROM pending_deliveries WHERE id = ? RETURNING text, late"),
+                    (chosen,),
+                ).fetchall()
+                if not taken:
+                    continue
+                if not continuing:
+                    self._db.execute(
+                        self._dialect.sql("DELETE FROM pending_deliveries WHERE recipient = ? AND id < ?"),
+                        (recipient, chosen),
+                    )
+                left = sum(1 for i in ids if i > chosen)
+                return Pending(str(taken[0][0]), bool(taken[0][1]), left)
+        return None
+
+    def pending_count(self, recipient: str) -> int:
+        """Return how many messages wait for a recipient."""
+        since = self._clock() - PENDING_DAYS * 86400
+        rows = self._read(
+            "SELECT COUNT(*) FROM pending_deliveries WHERE recipient = ? AND ts >= ?", (recipient, since)
+        )
+        return int(rows[0][0])
+
+    def open_push_window(self, recipient: str) -> None:
+        """Record that the recipient just wrote: a platform's window for pushed messages starts again."""
+        self._write(
+            "INSERT INTO push_windows (recipient, opened, pushes) VALUES (?, ?, 0) "
+            "ON CONFLICT (recipient) DO UPDATE SET opened = excluded.opened, pushes = 0",
+            (recipient, self._clock()),
+        )
+
+    def claim_push(self, recipient: str, *, limit: int, window: float) -> bool:
+        """Count one pushed message unless `limit` already went out; return whether it may be sent.
+
+        Pushes are allowed within `window` seconds of the recipient's last message; replicas sharing one
+        database agree on the count.
+        """
+        claimed = self._write(
+            "UPDATE push_windows SET pushes = pushes + 1 WHERE recipient = ? AND pushes < ? AND opened >= ?",
+            (recipient, limit, self._clock() - window),
+        )
+        return claimed > 0
+
+    def pushes_left(self, recipient: str, *, limit: int, window: float) -> int:
+        """Return how many more messages may be pushed to the recipient now."""
+        rows = self._read(
+            "SELECT pushes FROM push_windows WHERE recipient = ? AND opened >= ?",
+            (recipient, self._clock() - window),
+        )
+        return max(0, limit - int(rows[0][0])) if rows else 0
