@@ -46,8 +46,27 @@ class Settings(BaseSettings):
 
     # -- wechat ----------------------------------------------------------
     wechat_token: SecretStr = SecretStr("")
+    """The Token of the Official Account's server settings; signs every callback. Empty: WeChat off."""
     wechat_app_id: str = ""
+    """AppID: checked inside encrypted messages and used with the secret to fetch access tokens."""
+    wechat_app_secret: SecretStr = SecretStr("")
+    """AppSecret, for the access tokens of the customer-service API."""
     wechat_aes_key: SecretStr = SecretStr("")
+    """EncodingAESKey (43 characters) for safe and compatible mode; empty: plain mode only."""
+    wechat_host: str = "0.0.0.0"
+    """Address the callback server binds to (behind a TLS-terminating proxy)."""
+    wechat_port: int = 8080
+    """Port the callback server listens on."""
+    wechat_path: str = "/wechat"
+    """Path of the callback URL configured in the Official Account."""
+    wechat_api_base_url: str = "https://api.weixin.qq.com/cgi-bin/"
+    """Official Account API base URL (`token`, `message/custom/send` are relative to it)."""
+    wechat_customer_service: bool = False
+    """Push late answers with the customer-service API; false: deliver them on the user's next message."""
+    wechat_admin_ids: Annotated[frozenset[str], NoDecode] = frozenset()
+    """Openids allowed to run admin commands."""
+    wechat_reply_seconds: float = Field(default=4.0, gt=0, le=4.5)
+    """How long an answer may take to go back in the reply itself (WeChat gives up after 5 s)."""
 
     # -- llm -------------------------------------------------------------
     llm_base_url: str = ""
@@ -72,6 +91,14 @@ class Settings(BaseSettings):
         """Accept a comma-separated string of ids."""
         if isinstance(value, str):
             return frozenset(int(part) for part in value.replace(" ", "").split(",") if part)
+        return value
+
+    @field_validator("wechat_admin_ids", mode="before")
+    @classmethod
+    def _split_openids(cls, value: object) -> object:
+        """Accept a comma-separated string of openids."""
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
         return value
 
     @property

@@ -786,11 +786,6 @@ async def test_debate_turns_arrive_with_typing_between_and_stop_overtakes(
 # -- the command line ------------------------------------------------------------------
 
 
-def test_run_wechat_is_not_available_yet(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["run", "--channel", "wechat"]) == 1
-    assert "WeChat channel is not available yet" in capsys.readouterr().err
-
-
 def test_run_without_a_token_says_what_is_missing(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

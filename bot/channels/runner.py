@@ -37,10 +37,10 @@ def channel_runner(name: str, settings: Settings) -> ChannelRunner:
             webhook_secret(settings)
         return run_telegram
     if name == "wechat":
-        raise ConfigError(
-            "the WeChat channel is not available yet; use --channel telegram",
-            user_message="微信渠道暂未开放。",
-        )
+        from bot.channels.wechat.app import check_settings, run_wechat
+
+        check_settings(settings)
+        return run_wechat
     raise ConfigError(f"unknown channel {name!r}; choose one of {', '.join(CHANNELS)} or all")
 
 
