@@ -40,6 +40,7 @@ from bot.channels.wechat.render import (
     PROFILE_HINT,
     STILL_WAITING,
     WAITING,
+    cdata_safe,
     render_parts,
     utf8_len,
 )
@@ -602,6 +603,13 @@ async def test_plain_text_commands_reach_the_chat_core(cs_wechat: Channel, slow:
     await sender.text("立场 开源模型能追上闭源模型")
     assert (slow.inbounds[-1].command, slow.inbounds[-1].args) == ("map", "开源模型能追上闭源模型")
     assert {i.user_id for i in slow.inbounds} == {f"wechat:{USER}"}
+
+
+async def test_user_text_echoed_in_a_reply_cannot_break_its_xml(cs_wechat: Channel) -> None:
+    for mode in ("plain", "safe"):
+        response = await cs_wechat.sender.text("订阅 08:30 ]]><Content>x</Content>", mode=mode)
+        assert response.content == "不认识时区“]]><Content>x</Content>”，请使用如 Asia/Shanghai 这样的名称。"
+    assert cdata_safe("出自原文\x01\x0b：]]>") == "出自原文：]]]]><![CDATA[>"  # XML 1.0 forbids \x01, \x0b
 
 
 async def test_subscribing_without_customer_service_is_explained(wechat: Channel, slow: SlowService) -> None:

@@ -44,7 +44,9 @@ def sign(*parts: str) -> str:
 
 
 def cdata(value: object) -> str:
-    return f"<![CDATA[{value}]]>" if isinstance(value, str) else str(value)
+    if not isinstance(value, str):
+        return str(value)
+    return "<![CDATA[" + value.replace("]]>", "]]]]><![CDATA[>") + "]]>"
 
 
 def message_xml(fields: dict[str, object]) -> str:

@@ -34,6 +34,7 @@ BUTTON_HINTS = ("点下面的名字查看简介和代表性发言。",)
 """Lines of the chat core that point at buttons, which WeChat does not have."""
 SEPARATOR = "\n\n"
 _SOURCE_LINE = re.compile(r"^((?:\[\d+\])*)\s*(.*)$", re.DOTALL)
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def utf8_len(text: str) -> int:
@@ -82,9 +83,18 @@ def with_more(text: str, *, more: bool) -> str:
     return f"{text}\n\n{MORE}" if more else text
 
 
+def cdata_safe(text: str) -> str:
+    """Return text that survives inside the CDATA section wechatpy writes it into.
+
+    `]]>` would end the section early (a user's words echoed in an error, a quote), so it is split
+    across two sections; characters XML 1.0 forbids are dropped.
+    """
+    return _XML_FORBIDDEN.sub("", text).replace("]]>", "]]]]><![CDATA[>")
+
+
 def reply_xml(message: BaseMessage, text: str, *, crypto: WeChatCrypto | None, nonce: str) -> str:
     """Build the passive text reply to `message`, encrypted and signed when `crypto` is given."""
-    xml = str(TextReply(message=message, content=text, time=int(time.time())).render())
+    xml = str(TextReply(message=message, content=cdata_safe(text), time=int(time.time())).render())
     if crypto is None:
         return xml
     return str(crypto.encrypt_message(xml, nonce))
