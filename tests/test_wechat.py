@@ -739,6 +739,20 @@ def test_the_runner_refuses_wechat_without_its_settings(corpus_settings: Setting
     assert channel_runner("wechat", wechat_settings(corpus_settings)) is run_wechat
 
 
+def test_wechat_settings_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("WECHAT_HOST", "WECHAT_PORT", "WECHAT_PATH", "WECHAT_API_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WECHAT_ADMIN_IDS", " o_admin_1, o_admin_2 ,")
+    monkeypatch.setenv("WECHAT_CUSTOMER_SERVICE", "true")
+    monkeypatch.setenv("WECHAT_APP_SECRET", "s3cret-app")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    assert settings.wechat_admin_ids == frozenset({"o_admin_1", "o_admin_2"})
+    assert settings.wechat_customer_service is True
+    assert (settings.wechat_host, settings.wechat_port, settings.wechat_path) == ("0.0.0.0", 8080, "/wechat")
+    assert settings.wechat_api_base_url == "https://api.weixin.qq.com/cgi-bin/"
+    assert "s3cret-app" in settings.secret_values()  # masked in every log line
+
+
 def test_run_wechat_without_a_token_says_what_is_missing(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
