@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bot.errors import BotError
+from bot.errors import BotError, ConfigError
 from bot.logs import configure_logging
 from bot.settings import Settings, get_settings
 
@@ -144,6 +144,21 @@ def eval_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def fit_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Fit the route scorer on a development question set and write its weights file."""
+    from bot.evaluation.fit import collect, fit
+    from bot.scorer import WEIGHTS_FILE
+
+    part = Path(args.dir)
+    if not (part / "questions.yaml").exists():
+        raise ConfigError(f"no questions.yaml in {part}", user_message=f"找不到问题集：{part}")
+    weights = fit(collect(part, settings), fitted_on=str(part))
+    target = Path(args.out) if args.out else Path(__file__).parent / WEIGHTS_FILE
+    target.write_text(weights.to_json(), encoding="utf-8")
+    print_json({"written": str(target), **weights.scores, "questions": weights.questions})
+    return 0
+
+
 def bench_command(args: argparse.Namespace, settings: Settings) -> int:
     """Measure cold start and answer latency (1× and scaled corpus)."""
     import yaml
@@ -185,6 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
         return command
 
     add("ingest", ingest_command, "build/refresh personas from seeds/")
+    fitting = add("fit", fit_command, "fit the route scorer on a development question set")
+    fitting.add_argument(
+        "dir", nargs="?", default="tests/corpus/dev", help="a corpus part (default tests/corpus/dev)"
+    )
+    fitting.add_argument("--out", help="where to write the weights (default bot/scorer.json)")
     add("personas", personas_command, "list personas")
     add("quotes", quotes_command, "list attributed spans").add_argument(
         "--persona", help="persona id, name or alias"

@@ -12,7 +12,7 @@ from bot.compose.llm import build_composer
 from bot.ingest.sources import Source, load_sources
 from bot.persona.registry import PersonaRegistry
 from bot.retrieval.chunk import passages_of
-from bot.retrieval.embed import UseEmbeddings
+from bot.retrieval.embed import E5Embeddings, UseEmbeddings, build_embedder
 from bot.retrieval.index import PassageIndex, chroma_client
 from bot.retrieval.search import HybridRetriever
 from bot.retrieval.tokenize import add_names, warm_up
@@ -34,10 +34,12 @@ class Panel:
     index: PassageIndex
     retriever: HybridRetriever
     composer: Composer
-    embedder: UseEmbeddings
+    embedder: UseEmbeddings | E5Embeddings
 
     @classmethod
-    def open(cls, settings: Settings, *, embedder: UseEmbeddings | None = None, prune: bool = True) -> Panel:
+    def open(
+        cls, settings: Settings, *, embedder: UseEmbeddings | E5Embeddings | None = None, prune: bool = True
+    ) -> Panel:
         """Load sources and verified personas, then build (or reuse) the index.
 
         Args:
@@ -52,11 +54,11 @@ class Panel:
         )
         warm_up()
         add_names(n for p in registry for n in (p.name, *p.aliases))
-        embedder = embedder or UseEmbeddings()
+        embedder = embedder or build_embedder(settings.embedder)
         client = chroma_client(
             data_dir=settings.data_dir, host=settings.chroma_host, port=settings.chroma_port
         )
-        index = PassageIndex(client, embedder=embedder)
+        index = PassageIndex(client, embedder=embedder, model=embedder.name)
         index.build(list(passages_of(registry)))
         if prune:
             index.prune()

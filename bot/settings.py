@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     """Openids allowed to run admin commands."""
     wechat_reply_seconds: float = Field(default=4.0, gt=0, le=4.5)
     """How long an answer may take to go back in the reply itself (WeChat gives up after 5 s)."""
+
+    # -- retrieval -------------------------------------------------------
+    embedder: Literal["e5", "use"] = "e5"
+    """Sentence encoder (both ship inside their packages): `e5` (multilingual-e5-small) or `use`."""
 
     # -- llm -------------------------------------------------------------
     llm_base_url: str = ""

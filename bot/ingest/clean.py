@@ -218,7 +218,7 @@ def _runs(lines: list[Line]) -> Iterator[tuple[Line, SpanKind | None]]:
             in_list = False
         if after_image and kind in (None, "heading") and _captions(line.words, second=captions > 0):
             kind = "caption"
-        elif kind is None and line.plain.images and not ends_sentence(line.words) and len(line.words) <= 120:
+        elif kind in (None, "heading") and line.plain.images and not ends_sentence(line.words) and len(line.words) <= 120:
             kind = "caption"  # text beside an image on its own line: `![](…)OECD国家床位数变化情况`
         # A caption may take two lines (`民国时期的北海公园` / `供图：林峥`).
         after_image = (

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.errors import PersonaError, UnknownPersonaError
+from bot.persona.naming import fuzzy_mentions
 from bot.persona.profile import Persona, Quote, load_personas
 
 if TYPE_CHECKING:
@@ -117,6 +118,21 @@ class PersonaRegistry:
         for _, persona_id in sorted(chosen):
             found.setdefault(persona_id, self._personas[persona_id])
         return list(found.values())
+
+    def find_named(self, text: str) -> list[Persona]:
+        """Return the personas the text names: exactly (`find_mentions`), or as users mistype them.
+
+        A homophone or a one-character typo (`方寒`), pinyin (`fang han`) or English order with a usual
+        surname spelling (`Kai-Fu Lee`) counts when it fits exactly one persona.
+        """
+        found = self.find_mentions(text)
+        if found:
+            return found
+        owners: dict[str, list[str]] = {}
+        for persona in self:
+            owners.setdefault(persona.name, []).append(persona.id)
+        names = [name for name, ids in owners.items() if len(ids) == 1]
+        return [self._personas[owners[name][0]] for name in fuzzy_mentions(text, names)]
 
     @functools.cached_property
     def names(self) -> frozenset[str]:

@@ -28,6 +28,7 @@ def passages_of(personas: Iterable[Persona]) -> Iterator[Passage]:
                     role=quote.role,
                     text=quote.text[start:end],
                     relayed_from=quote.relayed_from,
+                    asked=quote.asked.text if quote.asked is not None else "",
                 )
 
 

@@ -22,12 +22,20 @@ class Passage:
     role: SpeechRole
     text: str
     relayed_from: str | None = None
+    asked: str = ""
+    """The question the words answer (an interviewer's or host's): searched with them, never shown as theirs."""
+
+    @property
+    def search_text(self) -> str:
+        """What retrieval matches: the question asked, then the words (`一定能。` is found by its question)."""
+        return f"{self.asked}\n{self.text}" if self.asked else self.text
 
     @property
     def content_hash(self) -> str:
         """Hash of everything that changes the passage's vector or meaning."""
         key = (
             f"{self.persona_id}\x1f{self.source}\x1f{self.start}\x1f{self.kind}\x1f{self.role}\x1f{self.text}"
+            f"\x1f{self.asked}"
         )
         return hashlib.sha1(key.encode()).hexdigest()
 

@@ -78,6 +78,10 @@ class Retriever(Protocol):
         """How rare a term is among the passages (unseen terms weigh the most)."""
         ...
 
+    def seen(self, term: str) -> bool:
+        """Whether any passage holds the term."""
+        ...
+
 
 def expand(tokens: Sequence[str]) -> list[str]:
     """Add the usual synonyms of the query's tokens."""
@@ -100,6 +104,10 @@ class HybridRetriever:
     def idf(self, term: str) -> float:
         """How rare a term is among the passages (unseen terms weigh the most)."""
         return self._index.snapshot.idf(term)
+
+    def seen(self, term: str) -> bool:
+        """Whether any passage holds the term."""
+        return term in self._index.snapshot.frequency
 
     def search(
         self,

@@ -22,7 +22,14 @@ STOPWORDS = frozenset(
     "好处 坏处 意义 作用 前景 原因 怎么样 看待 评价 理解 区别 为何 为啥 咋 咋样 啥 怎样 怎么办 有何 何时 "
     "什么样 主要 应该 打算 希望 一般 通常 最近 之类 这么 那么 不会 会不会 能不能 以后 将来 一样 上面 "
     "专门 某个 某些 针对 判断 一致 分别 各自 相比 比较 对比 干什么 干嘛 "
-    "to the of and in on for is are".split()
+    "在哪里 哪里 哪儿 在哪 什么样子 啥样 咋办 怎么回事 是啥 是什么 有啥 有什么 有哪些 靠谱 靠不靠谱 "
+    # English question words, auxiliaries, pronouns and prepositions (English questions, Chinese text)
+    "a an the of and or but in on at by for to from with about as into than then so if is are was were be "
+    "been being am do does did done have has had having can could will would shall should may might must "
+    "not no yes what which who whom whose why how when where there here this that these those it its he him "
+    "his she her they them their we us our you your i me my mine any some all each every more most much many "
+    "very just also too only such other than like think thinks thought say says said tell told does according "
+    "really actually get got make made way ways thing things someone something anyone people person".split()
 )
 _WORD = re.compile(r"[\w\u4e00-\u9fff]")
 jieba.setLogLevel(logging.WARNING)
