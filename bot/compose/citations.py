@@ -164,7 +164,7 @@ def negations(text: str) -> int:
     return count
 
 
-def _swaps(said: str, source: str) -> bool:
+def swaps(said: str, source: str) -> bool:
     """Whether the clause trades a stance word of the source for its opposite (`开源` → `闭源`)."""
     for a, b in OPPOSITES:
         more_a, more_b = said.count(a) - source.count(a), said.count(b) - source.count(b)
@@ -195,7 +195,7 @@ def _clause_backed(said: str, units: Sequence[str], *, threshold: float) -> bool
         return False
     stated, given = _NUMBER.findall(said), iter(_NUMBER.findall(best))
     in_order = all(number in given for number in stated)  # a subsequence: swapped figures fail
-    return in_order and negations(said) % 2 == negations(best) % 2 and not _swaps(said, best)
+    return in_order and negations(said) % 2 == negations(best) % 2 and not swaps(said, best)
 
 
 def _numbers(text: str) -> list[str]:

@@ -41,6 +41,8 @@ class Claim:
     """Words naming the same kind of thing as `head`."""
     subject: tuple[str, ...] = ()
     """Key terms of the thing a superlative claim singles out."""
+    core: str = ""
+    """The statement's content characters without framing (`我认为`…): what a clause restating it holds."""
 
     def matches(self, term: str, text: str) -> float:
         """Return how far `term` occurs in `text`: 1 found (or a synonym or kin word), a share of bigrams, or 0."""
@@ -69,18 +71,52 @@ class Claim:
         return any(self.matches(t, text) >= 1.0 for t in self.subject)
 
 
+_QUESTION_FORMS = (
+    (re.compile(r"有没有"), "有"),
+    (re.compile(r"是不是"), "是"),
+    (re.compile(r"能不能"), "能"),
+    (re.compile(r"会不会"), "会"),
+    (re.compile(r"要不要"), "要"),
+    (re.compile(r"该不该"), "该"),
+    (re.compile(r"可不可以"), "可以"),
+    (re.compile(r"是否"), ""),
+    (re.compile(r"能否"), "能"),
+)
+_ASKING_END = re.compile(r"(?:吗|呢|么|嘛)?[？?。！!\s]*$")
+
+
+def statement_of(proposition: str) -> str:
+    """The statement a proposition asks about: `创业公司还有没有机会…？` → `创业公司还有机会…`."""
+    text = proposition.strip()
+    for pattern, replacement in _QUESTION_FORMS:
+        text = pattern.sub(replacement, text, count=1)
+    return _ASKING_END.sub("", text) or proposition.strip()
+
+
 def read_claim(proposition: str, registry: PersonaRegistry, idf: Callable[[str], float]) -> Claim:
-    """Analyse the proposition: key terms, sign, and the parts of a superlative claim."""
+    """Analyse the proposition (read as a statement): key terms, sign, and the parts of a superlative claim."""
+    proposition = statement_of(proposition)
     terms = tuple(t for t in content_terms(proposition, registry) if not is_cue(t))
     weights = {t: idf(t) for t in terms}
     cues = [value for _, value, _ in find_cues(proposition) if value]
     sign = -1 if sum(1 for v in cues if v < 0) > sum(1 for v in cues if v > 0) else 1
+    core = _core(proposition)
     match = _SUPERLATIVE_CLAIM.search(proposition)
     if not match:
-        return Claim(proposition, terms, weights, sign)
+        return Claim(proposition, terms, weights, sign, core=core)
     head = match.group(2)
     kin = next((k for k in KIN if head in k), frozenset({head}))
     before = proposition[: match.start()]
     subject_text = before[: before.rfind("是")] if "是" in before else before
     subject = tuple(t for t in terms if t in subject_text.lower() and not SUPERLATIVE.match(t) and t != head)
-    return Claim(proposition, terms, weights, sign, head=head, kin=kin | {head}, subject=subject)
+    return Claim(proposition, terms, weights, sign, head=head, kin=kin | {head}, subject=subject, core=core)
+
+
+_FRAMING = re.compile(r"^(?:我?认为|我?觉得|我?相信|其实|说到底)|应该|必须")
+
+
+def _core(statement: str) -> str:
+    """The statement's characters that a restating clause shares: its content, framing words left out."""
+    from bot.compose.citations import content
+
+    return content(_FRAMING.sub("", statement))

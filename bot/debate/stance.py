@@ -45,6 +45,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from bot.compose.citations import content, negations, swaps
 from bot.debate.claim import SUPERLATIVE, Claim, read_claim
 from bot.debate.cue import polarity
 from bot.debate.prompt import POLAR, Turns, is_host, turns_of
@@ -58,11 +59,11 @@ from bot.router import evidence
 
 Stance = Literal["pro", "con", "neutral"]
 
-SIDE_LEAN = 0.2
+SIDE_LEAN = 0.1
 """A persona takes a side when its evidence leans at least this far (pro − con over pro + con)."""
 PARTIAL_LEAN = 0.5
 """A side taken with a lean below this is partial: the persona's words also hold the other view."""
-MIN_MASS = 0.12
+MIN_MASS = 0.05
 """Less weighted cue evidence than this is no position at all (the persona only touched the topic)."""
 AFFIRM_COVERAGE = 0.5
 """A clause holding this share of the claim's key terms, without any cue, restates (affirms) it."""
@@ -172,16 +173,24 @@ def clauses_of(passage: Passage, claim: Claim, *, floor: float = 0.0, opening: b
         asking = is_question(sentence)  # a question takes no side, whatever words it holds
         previous = 0.0
         before = ""
-        for c_start, c_end in _clause_spans(sentence):
+        spans = _clause_spans(sentence)
+        for i, (c_start, c_end) in enumerate(spans):
             words = sentence[c_start:c_end]
             context, before = before + "，" + words, words
             own = claim.coverage(words)
             value, cues, read = polarity(words)
             frame = _frame(words, context, claim)
+            aligned = aligned_polarity(words, claim)
+            if aligned is not None and i + 1 < len(spans) and spans[i + 1][1] - spans[i + 1][0] <= ANAPHOR_CHARS:
+                # `五年内追上英伟达，基本上不可能`: a short verdict after the restatement is its predicate
+                verdict_words = sentence[spans[i + 1][0] : spans[i + 1][1]]
+                aligned = aligned_polarity(words + "，" + verdict_words, claim) or aligned
             if asking:
                 value, cues, frame = 0.0, (), 0.0
             elif frame:
                 value = frame * (-1.0 if value < 0 else 1.0)
+            elif aligned is not None:
+                value, own = aligned
             elif not read and own >= AFFIRM_COVERAGE and claim.sign > 0:
                 value = 0.5
             else:
@@ -206,6 +215,44 @@ def clauses_of(passage: Passage, claim: Claim, *, floor: float = 0.0, opening: b
             )
             previous = max(own, previous * INHERIT)
     return clauses
+
+
+ALIGNED = 0.35
+"""A clause holding this share of the proposition's character pairs restates it, for or against."""
+HEDGES = re.compile(r"如果|假如|除非|取决于|看情况|一定程度|某种程度|部分|也许|或许|有待|还不好说")
+"""Words that make a clause conditional or partial: it leans, but it does not take a side outright."""
+
+
+def aligned_polarity(clause: str, claim: Claim) -> tuple[float, float] | None:
+    """Read a clause that restates the proposition: (polarity toward it, how much of it the clause holds).
+
+    Its negations are compared with the proposition's, in parity, so that `并不适用于大多数场景`
+    denies `适用于大多数场景` and `我不认为这是巨头的游戏` denies `这是巨头的游戏` but affirms
+    `这不是巨头的游戏`; a swapped stance word (`支持`/`反对`) turns it round; a hedge halves it.
+    None when the clause does not restate the proposition.
+    """
+    said, core = content(clause), claim.core
+    if not core or not said:
+        return None
+    pairs = {core[i : i + 2] for i in range(len(core) - 1)}
+    share = sum(pair in said for pair in pairs) / len(pairs) if pairs else 0.0
+    if share < ALIGNED:
+        return None
+    same = _denial(said, clause) == _denial(core, claim.text)
+    value = 1.0 if same else -1.0
+    if swaps(said, core):
+        value = -value
+    if HEDGES.search(clause):
+        value *= 0.5
+    return value, share
+
+
+def _denial(chars: str, text: str) -> int:
+    """1 when a text denies (an odd number of negations, or a doubt with none: `可能性很小`, `很难`), else 0."""
+    count = negations(chars)
+    if count == 0 and polarity(text)[0] < 0:
+        return 1
+    return count % 2
 
 
 def _clause_spans(sentence: str) -> list[tuple[int, int]]:
