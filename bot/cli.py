@@ -101,7 +101,10 @@ def ask_command(args: argparse.Namespace, settings: Settings) -> int:
     if result.message:
         print(result.message)
     for answer in result.answers:
-        print(f"\n【{answer.name}】\n{answer.text}")
+        print(f"\n【{answer.name}】")
+        if answer.note:
+            print(answer.note)
+        print(answer.text)
         for c in answer.citations:
             print(f"  [{c.n}] {c.source}:{c.start}-{c.end} ({c.kind})")
     return 0

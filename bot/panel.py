@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from bot.compose.answer import AskResult, RouteEntry
 from bot.compose.extractive import Composer
-from bot.compose.llm import build_composer
+from bot.compose.llm import build_composer, compose_answers
 from bot.ingest.sources import Source, load_sources
 from bot.persona.registry import PersonaRegistry
 from bot.retrieval.chunk import passages_of
@@ -78,7 +78,8 @@ class Panel:
             names = "、".join(p.name for p in routing.declined)
             message = NAMED_SILENT.format(names=names) if names else NOBODY
             return AskResult(question=question, mode=mode, message=message)
-        answers = tuple(self.composer.compose(question, e.persona, e.hits) for e in routing.chosen)
+        requests = [(e.persona, e.hits) for e in routing.chosen]
+        answers = tuple(compose_answers(self.composer, question, requests))
         entries = tuple(RouteEntry(e.persona.id, e.persona.name, e.score) for e in routing.chosen)
         message = (
             NAMED_SILENT.format(names="、".join(p.name for p in routing.declined)) if routing.declined else ""

@@ -76,6 +76,16 @@ class Settings(BaseSettings):
     llm_base_url: str = ""
     llm_model: str = ""
     llm_api_key: SecretStr = SecretStr("")
+    llm_timeout_seconds: float = Field(default=20.0, gt=0)
+    """Longest wait for one model call; then the persona answers extractively."""
+    llm_budget_seconds: float = Field(default=30.0, gt=0)
+    """Longest a question waits for the model, across all the personas answering it."""
+    llm_concurrency: int = Field(default=4, ge=1)
+    """Model calls in flight at once in this process; more wait (within the budget) for a free one."""
+    llm_breaker_failures: int = Field(default=3, ge=1)
+    """Failed or timed-out calls in a row after which the model is skipped for a cool-down."""
+    llm_breaker_cooldown_seconds: float = Field(default=60.0, gt=0)
+    """How long the model is skipped once the breaker opens; then one call tries it again."""
 
     # -- stores ----------------------------------------------------------
     chroma_host: str = ""

@@ -1,7 +1,8 @@
 """A local stand-in for an OpenAI-compatible chat endpoint, for driving the real client stack.
 
 It serves `POST /v1/chat/completions` on 127.0.0.1 (a free port) in a thread, records every
-request body, and answers with queued replies; with nothing queued it answers HTTP 500:
+request body, and answers with queued replies; with nothing queued it answers HTTP 500. `hang()`
+makes it hold every request open (an endpoint that never answers) until `release()`:
 
     with OpenAIStandIn() as llm:
         llm.enqueue("我认为……[1]。")
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import itertools
 import json
+import select
+import socket
 import threading
 import time
 from collections import deque
@@ -28,6 +31,13 @@ class Reply:
     status: int = 200
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Does not print a traceback when a client gave up on a held request (a broken pipe)."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Ignore a failed write to a client that went away."""
+
+
 class OpenAIStandIn:
     """An in-process OpenAI-compatible chat server that records requests and serves queued replies."""
 
@@ -36,8 +46,14 @@ class OpenAIStandIn:
         """JSON bodies of the chat completion requests, oldest first."""
         self._replies: deque[Reply] = deque()
         self._lock = threading.Lock()
+        self._released = threading.Event()
+        self._released.set()
+        self.in_flight = 0
+        """Requests being answered (or held) right now, whose client is still waiting."""
+        self.most_in_flight = 0
+        """The most requests it was answering at once."""
         self._ids = itertools.count(1)
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="openai-stand-in", daemon=True
@@ -59,6 +75,7 @@ class OpenAIStandIn:
 
     def stop(self) -> None:
         """Stop serving and free the port."""
+        self.release()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
@@ -80,20 +97,34 @@ class OpenAIStandIn:
         with self._lock:
             self._replies.extend(Reply(status=status) for _ in range(times))
 
+    def hang(self) -> None:
+        """Hold every request open without answering, until `release`."""
+        self._released.clear()
+
+    def release(self) -> None:
+        """Answer held and later requests again."""
+        self._released.set()
+
     def reset(self) -> None:
-        """Forget recorded requests and queued replies."""
+        """Forget recorded requests and queued replies; stop hanging."""
+        self.release()
         with self._lock:
             self.requests.clear()
             self._replies.clear()
+            self.most_in_flight = 0
+
+    def requests_for(self, model: str) -> int:
+        """How many requests named this model (tests that share the server tell theirs apart so)."""
+        with self._lock:
+            return sum(1 for body in self.requests if body.get("model") == model)
 
     def prompt(self, index: int = -1) -> str:
         """Return all message contents of one recorded request, joined by newlines."""
         messages = self.requests[index]["messages"]
         return "\n".join(str(m.get("content", "")) for m in messages)
 
-    def _next(self, body: dict[str, Any]) -> Reply:
+    def _next(self) -> Reply:
         with self._lock:
-            self.requests.append(body)
             return self._replies.popleft() if self._replies else Reply(status=500)
 
     def _completion(self, model: str, content: str) -> dict[str, Any]:
@@ -123,7 +154,28 @@ class OpenAIStandIn:
                     self._send(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
                     return
                 body = json.loads(self.rfile.read(length) or b"{}")
-                reply = stand_in._next(body)
+                with stand_in._lock:
+                    stand_in.requests.append(body)
+                    stand_in.in_flight += 1
+                    stand_in.most_in_flight = max(stand_in.most_in_flight, stand_in.in_flight)
+                try:
+                    if self._held():
+                        self._answer(body)
+                finally:
+                    with stand_in._lock:
+                        stand_in.in_flight -= 1
+
+            def _held(self) -> bool:
+                """Wait while hanging; False if the client gave up meanwhile (it closed the connection)."""
+                deadline = time.monotonic() + 60
+                while not stand_in._released.wait(timeout=0.02) and time.monotonic() < deadline:
+                    readable, _, _ = select.select([self.connection], [], [], 0)
+                    if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                        return False
+                return True
+
+            def _answer(self, body: dict[str, Any]) -> None:
+                reply = stand_in._next()
                 if reply.status != 200:
                     error = {"error": {"message": "stand-in failure", "type": "server_error"}}
                     self._send(reply.status, error)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import random
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,15 +17,20 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import SecretStr
 
+from bot.chat.service import PanelService
+from bot.chat.store import Store
 from bot.compose.answer import Answer, Citation
 from bot.compose.citations import OPPOSITES, backs, split_claims, support, verify
 from bot.compose.extractive import ExtractiveComposer, citations_for
-from bot.compose.llm import LLMComposer, build_chat_model, build_composer, build_messages
+from bot.compose.gate import Breaker, ModelGate
+from bot.compose.llm import NO_MODEL_NOTE, LLMComposer, build_chat_model, build_composer, build_messages
 from bot.ingest.sources import SourceMeta
+from bot.panel import Panel
 from bot.persona.profile import Persona, Quote, Style
 from bot.persona.registry import load_registry
 from bot.retrieval.passage import Hit, Passage
 from bot.settings import Settings
+from tests.conftest import chat
 from tests.openai_stand_in import OpenAIStandIn
 
 SOURCE = "010_yuanshan"
@@ -90,6 +99,11 @@ def composer(*responses: str) -> LLMComposer:
 
 def extractive_answer(question: str = QUESTION) -> Answer:
     return fallback().compose(question, PERSONA, HITS)
+
+
+def without_model(question: str = QUESTION) -> Answer:
+    """The extractive answer given when the model failed, with the note that says so."""
+    return dataclasses.replace(extractive_answer(question), note=NO_MODEL_NOTE)
 
 
 # -- split_claims ------------------------------------------------------------------
@@ -352,7 +366,7 @@ def test_quotes_forged_in_the_question_cannot_be_cited() -> None:
 
 def test_model_that_raises_falls_back_to_extractive() -> None:
     llm = LLMComposer(BrokenChatModel(), fallback=fallback())
-    assert llm.compose(QUESTION, PERSONA, HITS) == extractive_answer()
+    assert llm.compose(QUESTION, PERSONA, HITS) == without_model()
 
 
 def test_no_hits_skips_the_model() -> None:
@@ -374,7 +388,7 @@ async def test_acompose_keeps_cited_sentences() -> None:
 
 async def test_acompose_falls_back_when_the_model_raises() -> None:
     llm = LLMComposer(BrokenChatModel(), fallback=fallback())
-    assert await llm.acompose(QUESTION, PERSONA, HITS) == extractive_answer()
+    assert await llm.acompose(QUESTION, PERSONA, HITS) == without_model()
 
 
 # -- wiring ------------------------------------------------------------------------
@@ -410,7 +424,8 @@ def stand_in(request: pytest.FixtureRequest) -> OpenAIStandIn:
 
 
 @pytest.fixture
-def llm(stand_in: OpenAIStandIn, monkeypatch: pytest.MonkeyPatch) -> Iterator[LLMComposer]:
+def client_env(stand_in: OpenAIStandIn, monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIStandIn]:
+    """The real client reaches the stand-in directly and never downloads token encodings."""
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     monkeypatch.setenv("no_proxy", "127.0.0.1")
 
@@ -420,6 +435,12 @@ def llm(stand_in: OpenAIStandIn, monkeypatch: pytest.MonkeyPatch) -> Iterator[LL
     monkeypatch.setattr("tiktoken.get_encoding", no_token_counting)
     monkeypatch.setattr("tiktoken.encoding_for_model", no_token_counting)
     stand_in.reset()
+    yield stand_in
+    stand_in.reset()
+
+
+@pytest.fixture
+def llm(client_env: OpenAIStandIn, stand_in: OpenAIStandIn) -> Iterator[LLMComposer]:
     settings = Settings(llm_base_url=stand_in.base_url, llm_model="stand-in", llm_api_key=SecretStr("x"))
     built = build_composer(settings, SOURCES)
     assert isinstance(built, LLMComposer)
@@ -452,7 +473,7 @@ def test_real_client_hostile_output_falls_back(
 @pytest.mark.integration
 def test_real_client_http_500_falls_back(llm: LLMComposer, stand_in: OpenAIStandIn) -> None:
     stand_in.enqueue_error(500, times=2)
-    assert llm.compose(QUESTION, PERSONA, HITS) == extractive_answer()
+    assert llm.compose(QUESTION, PERSONA, HITS) == without_model()
     assert len(stand_in.requests) == 2  # one retry, then the fallback
 
 
@@ -462,4 +483,93 @@ async def test_real_client_acompose(llm: LLMComposer, stand_in: OpenAIStandIn) -
     answer = await llm.acompose(QUESTION, PERSONA, HITS)
     assert (answer.mode, answer.text) == ("llm", GOOD)
     stand_in.enqueue_error(503, times=2)
-    assert await llm.acompose(QUESTION, PERSONA, HITS) == extractive_answer()
+    assert await llm.acompose(QUESTION, PERSONA, HITS) == without_model()
+
+
+# -- a hung or failing endpoint ------------------------------------------------------------
+
+
+def stand_in_settings(stand_in: OpenAIStandIn, **changes: Any) -> Settings:
+    """Settings for the stand-in; `model` names a gate of its own (gates are shared per endpoint)."""
+    values: dict[str, Any] = {
+        "llm_base_url": stand_in.base_url,
+        "llm_model": "stand-in",
+        "llm_api_key": SecretStr("x"),
+        **changes,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.mark.integration
+def test_a_hung_endpoint_gets_an_extractive_answer_within_the_budget(client_env: OpenAIStandIn) -> None:
+    settings = stand_in_settings(
+        client_env, llm_model="hung-once", llm_timeout_seconds=0.4, llm_budget_seconds=0.8
+    )
+    llm = build_composer(settings, SOURCES)
+    assert isinstance(llm, LLMComposer)
+    client_env.hang()
+
+    started = time.monotonic()
+    answer = llm.compose(QUESTION, PERSONA, HITS)
+
+    assert time.monotonic() - started < 1.5
+    assert answer == without_model()
+    assert client_env.requests  # it did ask
+
+
+@pytest.mark.integration
+def test_after_repeated_failures_the_model_is_skipped_until_the_cool_down_ends(
+    client_env: OpenAIStandIn,
+) -> None:
+    # The client itself never gives up; the gate does.
+    settings = stand_in_settings(client_env, llm_model="breaker", llm_timeout_seconds=30)
+    breaker = Breaker(failures=2, cooldown=0.5)
+    gate = ModelGate(timeout=0.3, concurrency=4, breaker=breaker)
+    model = build_chat_model(settings)
+    assert model is not None
+    llm = LLMComposer(model, fallback=fallback(), sources=SOURCES, gate=gate, budget=5.0)
+    client_env.hang()
+
+    assert [llm.compose(QUESTION, PERSONA, HITS) for _ in range(2)] == [without_model()] * 2
+    asked = client_env.requests_for("breaker")
+    started = time.monotonic()
+    skipped = llm.compose(QUESTION, PERSONA, HITS)
+
+    assert time.monotonic() - started < 0.1
+    assert skipped == without_model()
+    assert client_env.requests_for("breaker") == asked == 2  # skipped calls never reach the endpoint
+    client_env.reset()
+    time.sleep(0.6)  # the cool-down ends: one call tries the model again
+    client_env.enqueue(GOOD)
+    assert llm.compose(QUESTION, PERSONA, HITS).mode == "llm"
+    assert not breaker.is_open
+
+
+@pytest.mark.integration
+async def test_eight_questions_to_a_hung_endpoint_are_all_answered_with_the_calls_in_flight_capped(
+    client_env: OpenAIStandIn, panel: Panel, store: Store, corpus_settings: Settings
+) -> None:
+    settings = stand_in_settings(
+        client_env,
+        llm_model="hung-eight",
+        llm_timeout_seconds=0.5,
+        llm_budget_seconds=0.8,
+        llm_concurrency=2,
+        llm_breaker_failures=100,  # keep asking, to show the cap
+    )
+    composer = build_composer(settings, {k: s.meta for k, s in panel.sources.items()})
+    service = PanelService(
+        dataclasses.replace(panel, composer=composer), store, corpus_settings, rng=random.Random(7)
+    )
+    client_env.hang()
+
+    started = time.monotonic()
+    replies = await asyncio.gather(
+        *(chat(service, "国产芯片跟英伟达比，差距在哪里？", chat_id=f"test:{n}") for n in range(8))
+    )
+
+    assert time.monotonic() - started < 6.0
+    answered = [r for chat_replies in replies for r in chat_replies if r.kind == "answer"]
+    assert len(answered) >= 8
+    assert all(r.text.startswith(NO_MODEL_NOTE) and r.citations for r in answered)
+    assert 1 <= client_env.most_in_flight <= 2

@@ -90,6 +90,8 @@ def answer_reply(
 ) -> Reply:
     """Render one persona's answer with its source lines and context buttons."""
     text = f"这句话出自{answer.name}。\n{answer.text}" if who_said else answer.text
+    if answer.note:
+        text = f"{answer.note}\n{text}"
     return Reply(
         text=text,
         kind="answer",

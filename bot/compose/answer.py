@@ -44,15 +44,20 @@ class Answer:
     text: str
     citations: tuple[Citation, ...]
     mode: Mode = "extractive"
+    note: str = ""
+    """Why the answer is not what the mode promised, e.g. extractive because the model did not respond."""
 
     def to_dict(self) -> dict[str, object]:
-        """Return the DESIGN.md §3.3 answer shape."""
-        return {
+        """Return the DESIGN.md §3.3 answer shape (with `note` only when there is one)."""
+        data: dict[str, object] = {
             "persona": self.persona_id,
             "name": self.name,
             "text": self.text,
             "citations": [c.to_dict() for c in self.citations],
         }
+        if self.note:
+            data["note"] = self.note
+        return data
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,19 @@
-"""LLM composing: a chat model words the answer from numbered quotes; every sentence is checked."""
+"""LLM composing: a chat model words the answer from numbered quotes; every sentence is checked.
+
+The model is called through a `ModelGate` (a timeout per call, a cap on calls in flight, a circuit
+breaker), and each question has a budget across all its personas: a persona whose call fails, times
+out or is skipped answers extractively, with `NO_MODEL_NOTE` saying so.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+import functools
 import logging
 import re
+import threading
+import time
 from collections.abc import Mapping, Sequence
 
 from langchain_core.language_models import BaseChatModel
@@ -13,12 +23,18 @@ from pydantic import SecretStr
 from bot.compose.answer import Answer, Citation, Mode
 from bot.compose.citations import DEFAULT_THRESHOLD, Verified, verify
 from bot.compose.extractive import Composer, ExtractiveComposer, citations_for, pick_passages, where
+from bot.compose.gate import Breaker, Call, ModelGate, Outcome
 from bot.ingest.sources import SourceMeta
 from bot.persona.profile import Persona
 from bot.retrieval.passage import Hit, Passage
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+NO_MODEL_NOTE = "（模型暂时没有回应，以下直接引用原话。）"
+"""Shown with an answer that is extractive because the model failed, timed out or is being skipped."""
+DEFAULT_BUDGET = 30.0
+"""Seconds a question waits for the model when the composer is built without settings."""
 
 _THINKING = re.compile(r"<think>.*?</think>", re.DOTALL)
 """Reasoning some models emit before the answer; it is never shown or checked."""
@@ -94,32 +110,56 @@ class LLMComposer:
         fallback: Composer,
         threshold: float = DEFAULT_THRESHOLD,
         sources: Mapping[str, SourceMeta] | None = None,
+        gate: ModelGate | None = None,
+        budget: float = DEFAULT_BUDGET,
     ) -> None:
         self._model, self._fallback, self._threshold, self._sources = model, fallback, threshold, sources
+        self._gate = gate or ModelGate(
+            timeout=budget, concurrency=4, breaker=Breaker(failures=3, cooldown=60.0)
+        )
+        self._budget = budget
 
     def compose(self, question: str, persona: Persona, hits: Sequence[Hit]) -> Answer:
         """Answer from the model's checked sentences, or from the fallback if none survive."""
-        passages = pick_passages(hits)
-        if not passages:
-            return self._fallback.compose(question, persona, hits)
-        messages = build_messages(question, persona, passages, sources=self._sources)
-        try:
-            reply = self._model.invoke(messages)
-        except Exception as error:  # any failure of the endpoint must not reach the user
-            return self._fall_back(question, persona, hits, error)
-        return self._finish(question, persona, hits, reply, citations_for(passages))
+        return self.compose_all(question, [(persona, hits)])[0]
+
+    def compose_all(self, question: str, requests: Sequence[tuple[Persona, Sequence[Hit]]]) -> list[Answer]:
+        """Answer as several personas at once, all within one budget; late ones answer extractively."""
+        deadline = time.monotonic() + self._budget
+        started: list[Call[AIMessage] | Outcome | None] = []
+        for persona, hits in requests:
+            passages = pick_passages(hits)
+            if not passages:
+                started.append(None)  # nothing to word: the fallback says so without the model
+                continue
+            messages = build_messages(question, persona, passages, sources=self._sources)
+            started.append(self._gate.start(functools.partial(self._model.invoke, messages), deadline=deadline))
+        answers: list[Answer] = []
+        for (persona, hits), call in zip(requests, started, strict=True):
+            if call is None:
+                answers.append(self._fallback.compose(question, persona, hits))
+                continue
+            if isinstance(call, str):
+                answers.append(self._without_model(question, persona, hits, call))
+                continue
+            finished = self._gate.finish(call)
+            outcome, reply = finished
+            if reply is None:
+                answers.append(self._without_model(question, persona, hits, outcome))
+                continue
+            citations = citations_for(pick_passages(hits))
+            answers.append(self._finish(question, persona, hits, reply, citations))
+        return answers
+
+    def _without_model(self, question: str, persona: Persona, hits: Sequence[Hit], outcome: Outcome) -> Answer:
+        """Answer extractively, noting that the model did not respond."""
+        logger.warning("persona %s: no model answer (%s); answering extractively", persona.id, outcome)
+        answer = self._fallback.compose(question, persona, hits)
+        return dataclasses.replace(answer, note=NO_MODEL_NOTE)
 
     async def acompose(self, question: str, persona: Persona, hits: Sequence[Hit]) -> Answer:
         """Do what `compose` does without blocking the event loop on the model."""
-        passages = pick_passages(hits)
-        if not passages:
-            return self._fallback.compose(question, persona, hits)
-        messages = build_messages(question, persona, passages, sources=self._sources)
-        try:
-            reply = await self._model.ainvoke(messages)
-        except Exception as error:  # any failure of the endpoint must not reach the user
-            return self._fall_back(question, persona, hits, error)
-        return self._finish(question, persona, hits, reply, citations_for(passages))
+        return await asyncio.to_thread(self.compose, question, persona, hits)
 
     def check(self, text: str, citations: Sequence[Citation]) -> Verified:
         """Run the citation check on generated text."""
@@ -150,16 +190,6 @@ class LLMComposer:
             mode="llm",
         )
 
-    def _fall_back(self, question: str, persona: Persona, hits: Sequence[Hit], error: Exception) -> Answer:
-        """Log a failed model call and answer with the fallback composer."""
-        logger.warning(
-            "persona %s: LLM call failed (%s: %s); answering extractively",
-            persona.id,
-            type(error).__name__,
-            error,
-        )
-        return self._fallback.compose(question, persona, hits)
-
 
 def build_chat_model(settings: Settings) -> BaseChatModel | None:
     """Return a client for the configured OpenAI-compatible endpoint, or None when none is set."""
@@ -171,10 +201,35 @@ def build_chat_model(settings: Settings) -> BaseChatModel | None:
         base_url=settings.llm_base_url,
         model=settings.llm_model,
         api_key=SecretStr(settings.llm_api_key.get_secret_value() or "not-needed"),
-        timeout=30,
+        timeout=settings.llm_timeout_seconds,
         max_retries=1,
         temperature=0.3,
     )
+
+
+_gates: dict[tuple[object, ...], ModelGate] = {}
+_gates_lock = threading.Lock()
+
+
+def model_gate(settings: Settings) -> ModelGate:
+    """Return this process's gate for the configured endpoint: one cap and one breaker across reloads."""
+    key = (
+        settings.llm_base_url,
+        settings.llm_model,
+        settings.llm_timeout_seconds,
+        settings.llm_concurrency,
+        settings.llm_breaker_failures,
+        settings.llm_breaker_cooldown_seconds,
+    )
+    with _gates_lock:
+        if key not in _gates:
+            breaker = Breaker(
+                failures=settings.llm_breaker_failures, cooldown=settings.llm_breaker_cooldown_seconds
+            )
+            _gates[key] = ModelGate(
+                timeout=settings.llm_timeout_seconds, concurrency=settings.llm_concurrency, breaker=breaker
+            )
+        return _gates[key]
 
 
 def build_composer(settings: Settings, sources: Mapping[str, SourceMeta]) -> Composer:
@@ -184,4 +239,19 @@ def build_composer(settings: Settings, sources: Mapping[str, SourceMeta]) -> Com
     if model is None:
         return extractive
     logger.info("LLM mode: model %s at %s", settings.llm_model, settings.llm_base_url)
-    return LLMComposer(model, fallback=extractive, sources=sources)
+    return LLMComposer(
+        model,
+        fallback=extractive,
+        sources=sources,
+        gate=model_gate(settings),
+        budget=settings.llm_budget_seconds,
+    )
+
+
+def compose_answers(
+    composer: Composer, question: str, requests: Sequence[tuple[Persona, Sequence[Hit]]]
+) -> list[Answer]:
+    """Answer as each persona: an LLM composer does them together within one budget."""
+    if isinstance(composer, LLMComposer):
+        return composer.compose_all(question, requests)
+    return [composer.compose(question, persona, hits) for persona, hits in requests]
