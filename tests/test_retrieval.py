@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -143,6 +144,75 @@ def chroma_server(tmp_path: Path) -> Iterator[int]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+ROOT = Path(__file__).parent.parent
+
+
+def build_at_once(store: str, barrier: Path, *, builders: int = 2) -> list[dict[str, object]]:
+    """Start `builders` processes over one store, let them build together, return what each printed."""
+    barrier.mkdir()
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.index_builder", store, str(barrier)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(builders)
+    ]
+    try:
+        deadline = time.monotonic() + 60
+        while len(list(barrier.glob("ready.*"))) < builders and time.monotonic() < deadline:
+            time.sleep(0.02)
+        (barrier / "go").touch()
+        outcomes = [process.communicate(timeout=60) for process in processes]
+    finally:
+        for process in processes:
+            process.kill()
+    failures = [err for process, (_, err) in zip(processes, outcomes, strict=True) if process.returncode]
+    assert failures == []
+    return [json.loads(out) for out, _ in outcomes]
+
+
+def generations(client: chromadb.api.ClientAPI) -> list[tuple[str, int]]:
+    return sorted((c.name, c.count()) for c in client.list_collections())
+
+
+@pytest.mark.integration
+def test_two_processes_build_the_same_new_generation_at_once(tmp_path: Path) -> None:
+    built = build_at_once(str(tmp_path / "data"), tmp_path / "barrier")
+
+    assert [b["name"] for b in built] == [built[0]["name"]] * 2
+    assert [b["count"] for b in built] == [50, 50]
+    assert generations(chroma_client(data_dir=tmp_path / "data")) == [(str(built[0]["name"]), 50)]
+
+
+@pytest.mark.integration
+def test_two_processes_build_the_same_new_generation_at_once_on_a_server(
+    chroma_server: int, tmp_path: Path
+) -> None:
+    built = build_at_once(f"127.0.0.1:{chroma_server}", tmp_path / "barrier")
+
+    assert [b["name"] for b in built] == [built[0]["name"]] * 2
+    client = chroma_client(data_dir=tmp_path, host="127.0.0.1", port=chroma_server)
+    assert generations(client) == [(str(built[0]["name"]), 50)]
+
+
+def test_a_generation_pruned_by_another_process_still_answers(
+    personas: list[Persona], tmp_path: Path
+) -> None:
+    client = chroma_client(data_dir=tmp_path)
+    serving = PassageIndex(client, embedder=CountingEmbeddings(size=16))
+    old = serving.build(list(passages_of(personas)))
+    fresh = PassageIndex(chroma_client(data_dir=tmp_path), embedder=CountingEmbeddings(size=16))
+    fresh.build(list(passages_of(personas[:1])))
+    fresh.prune()
+
+    nearest = serving.dense([float(x) for x in old.vectors[1]], top_k=1)
+
+    assert [position for position, _ in nearest] == [1]
 
 
 @pytest.mark.integration
