@@ -131,6 +131,24 @@ def debate_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def map_command(args: argparse.Namespace, settings: Settings) -> int:
+    """Show who stands where on a proposition, each with one verbatim, cited claim."""
+    from bot.chat.render import map_reply
+    from bot.debate.stance_map import stance_map
+    from bot.panel import Panel
+
+    panel = Panel.open(settings)
+    found = stance_map(panel, args.proposition, persona_ids=args.persona or ())
+    if args.json:
+        print_json(found.to_dict())
+        return 0
+    reply = map_reply(found, sources=panel.sources)
+    print(reply.text)
+    for line in reply.sources:
+        print(f"  {line}")
+    return 0
+
+
 def chat_command(args: argparse.Namespace, settings: Settings) -> int:
     """Chat with the personas in the terminal, with the same commands as Telegram."""
     from bot.channels.terminal import run_terminal
@@ -219,6 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     debate.add_argument("proposition")
     debate.add_argument("--persona", action="append", help="persona id, name or alias (repeatable)")
     debate.add_argument("--rounds", type=int, default=2, help="most rebuttal rounds (default 2)")
+    mapping = add("map", map_command, "who stands where on a proposition, each with a cited claim")
+    mapping.add_argument("proposition")
+    mapping.add_argument("--persona", action="append", help="persona id, name or alias (repeatable)")
     bench = add("bench", bench_command, "latency figures")
     bench.add_argument("--questions", help="a questions.yaml to time (default: the eval set, else built-in)")
     bench.add_argument("--scale", type=int, default=100, help="corpus multiple for the scaled run")

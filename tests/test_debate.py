@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.chat.render import map_reply
 from bot.debate import Debate, DebateTurn, iter_debate, stage_debate
 from bot.debate.cue import find_cues, polarity
 from bot.debate.stage import SILENT
+from bot.debate.stance_map import stance_map
 from bot.errors import UnknownPersonaError
 from bot.ingest.pipeline import ingest
 from bot.panel import Panel
@@ -289,3 +291,71 @@ def test_cues_are_read_whole_and_at_word_boundaries() -> None:
     assert polarity("答案基本上是No")[0] == -1.0
     assert polarity("中国的大模型创业公司能否搞出一个OpenAI")[:2] == (0.0, ())
     assert polarity("五年内追上英伟达毫无问题")[0] > 0
+
+
+# -- the stance map --------------------------------------------------------------------------
+
+
+def test_map_places_each_guest_with_one_verbatim_claim(chips: Panel) -> None:
+    found = stance_map(chips, PROPOSITION)
+    sides = {p.persona: p.stance for p in found.positions}
+
+    assert sides.get("lin-hai-feng") == "pro"
+    assert sides.get("song-yu-qing") == "con" and sides.get("han-li") == "con"
+    assert "tang-ming-yuan" not in sides  # the host asks, it takes no side
+    for position in found.positions:
+        (citation,) = position.citations
+        assert position.claim == citation.quote
+        assert chips.sources[citation.source].text[citation.start : citation.end] == citation.quote
+    song = next(p for p in found.positions if p.persona == "song-yu-qing")
+    assert "不可能" in song.claim
+
+
+def test_map_of_named_personas_lists_who_never_addressed_it(chips: Panel) -> None:
+    found = stance_map(chips, "边缘推理是创业公司的好方向", persona_ids=["宋雨晴", "唐明远"])
+
+    assert [p.persona for p in found.positions] == ["song-yu-qing"]
+    assert found.positions[0].stance == "pro"
+    assert found.silent == (("tang-ming-yuan", "唐明远"),)
+
+
+def test_map_reply_groups_by_side_with_a_button_per_claim(chips: Panel) -> None:
+    reply = map_reply(stance_map(chips, PROPOSITION), sources=chips.sources)
+
+    support, oppose = reply.text.index("支持"), reply.text.index("反对")
+    assert support < reply.text.index("林海峰") < oppose < reply.text.index("宋雨晴")
+    assert len(reply.buttons) == len(reply.citations) == len(reply.sources) >= 3
+    assert [c.n for c in reply.citations] == list(range(1, len(reply.citations) + 1))
+
+
+def test_map_of_a_proposition_nobody_addressed_says_so(chips: Panel) -> None:
+    reply = map_reply(stance_map(chips, "猫比狗更适合做宠物"), sources=chips.sources)
+
+    assert reply.kind == "refusal" and not reply.citations
+
+
+def test_map_json_from_the_command_line(chip_settings: Settings, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "SEEDS_DIR": str(chip_settings.seeds_dir),
+        "PERSONAS_DIR": str(chip_settings.personas_dir),
+        "DATA_DIR": str(chip_settings.data_dir),
+        "LLM_BASE_URL": "",
+        "LLM_MODEL": "",
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "bot", "map", PROPOSITION, "--persona", "林海峰", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=120,
+        cwd=tmp_path,
+    ).stdout
+    data = json.loads(out)
+
+    assert list(data) == ["proposition", "positions", "silent"]
+    (position,) = data["positions"]
+    assert list(position) == ["persona", "name", "stance", "claim", "citations", "partial"]
+    assert (position["persona"], position["stance"]) == ("lin-hai-feng", "pro")
+    assert list(position["citations"][0]) == CITATION_KEYS

@@ -248,6 +248,22 @@ async def test_debate_turns_arrive_one_per_reply_and_cite(service: PanelService)
     assert stop.text == "现在没有进行中的辩论。"
 
 
+async def test_map_is_one_reply_grouped_by_side_with_verbatim_claims(service: PanelService) -> None:
+    (reply,) = await chat(service, "/map 国产AI芯片和英伟达的差距主要在软件生态")
+
+    assert reply.kind == "map" and reply.citations
+    assert len(reply.buttons) == len(reply.citations)
+    texts = {k: src.text for k, src in service.panel.sources.items()}
+    assert all(texts[c.source][c.start : c.end] == c.quote for c in reply.citations)
+    assert all(f"“{c.quote}”[{c.n}]" in reply.text or f"（据报道）{c.quote}[{c.n}]" in reply.text for c in reply.citations)
+
+
+async def test_map_without_a_proposition_explains_itself(service: PanelService) -> None:
+    (reply,) = await chat(service, "/map")
+
+    assert reply.kind == "error" and "/map 命题" in reply.text
+
+
 async def test_debate_with_an_unknown_name_is_an_error(service: PanelService) -> None:
     (reply,) = await chat(service, "/debate 开源能追上闭源 | 无名氏")
 

@@ -833,3 +833,14 @@ async def test_panelbot_run_polls_answers_stops_on_sigint_and_never_logs_the_tok
     logged = stderr.decode()
     assert "/bot***/getUpdates" in logged  # httpx logs every request URL at -v
     assert TOKEN not in logged and TOKEN.split(":")[1] not in logged
+
+
+async def test_map_is_one_message_grouped_by_side_with_a_source_button_per_claim(bot: BotHarness) -> None:
+    (message,) = await bot.say("/map 国产芯片能追上英伟达")
+
+    text = message["text"]
+    assert message["parse_mode"] == "HTML" and balanced(text)
+    assert "<b>立场图</b>" in text and "钱文静" in text and "<b>来源</b>" in text
+    labels = [label for label, _ in buttons(message)]
+    cited = {int(n) for n in re.findall(r"\[(\d+)\]", text)}
+    assert cited and {f"📄[{n}]" for n in cited} <= set(labels)

@@ -6,6 +6,7 @@ runs them and records the turn.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import AsyncIterator
@@ -18,6 +19,7 @@ from bot.chat.render import (
     PROFILE_PREFIX,
     context_reply,
     describe_source,
+    map_reply,
     persona_heading,
     profile_payload,
     profile_reply,
@@ -27,6 +29,7 @@ from bot.chat.render import (
 )
 from bot.chat.scheduler import daily_quote_text
 from bot.chat.turn import Core, Handler, Turn
+from bot.debate.stance_map import stance_map
 from bot.ingest.sources import KIND_LABELS
 from bot.persona.profile import Persona
 from bot.persona.registry import PersonaRegistry
@@ -244,6 +247,17 @@ async def debate_command(service: Core, turn: Turn) -> AsyncIterator[Reply]:
         yield reply
 
 
+async def map_command(service: Core, turn: Turn) -> AsyncIterator[Reply]:
+    """Show who stands where on a proposition (`/map 命题 | 名字 名字`), each with one cited claim."""
+    proposition, _, names = turn.inbound.args.partition("|")
+    if not proposition.strip():
+        yield Reply("用法：/map 命题（可加 | 名字 名字），例如 /map 大模型会让程序员失业", kind="error")
+        return
+    panel = service.panel
+    found = await asyncio.to_thread(stance_map, panel, proposition, persona_ids=names.split())
+    yield map_reply(found, sources=panel.sources)
+
+
 async def stop_command(service: Core, turn: Turn) -> AsyncIterator[Reply]:
     """Stop the chat's running debate."""
     stopped = service.stop(turn.inbound.chat_id)
@@ -338,6 +352,7 @@ COMMANDS: dict[str, Command] = {
         Command("unsubscribe", unsubscribe_command, "/unsubscribe", "取消每日语录"),
         Command("debate", debate_command, "/debate 命题", "让嘉宾们就一个命题辩论"),
         Command("stop", stop_command, "/stop", "停止正在进行的辩论"),
+        Command("map", map_command, "/map 命题", "看嘉宾们在一个命题上各持什么立场"),
         Command("reload", reload_command, "/reload", "重新加载资料（管理员）", admin=True),
         Command(
             "addsource",

@@ -9,7 +9,7 @@ from typing import Literal, Protocol
 
 from bot.compose.answer import Citation
 
-ReplyKind = Literal["answer", "refusal", "info", "error", "debate", "admin"]
+ReplyKind = Literal["answer", "refusal", "info", "error", "debate", "admin", "map"]
 MAX_INBOUND_CHARS = 2000
 """Longer messages are answered with a clear error instead of being processed."""
 MAX_PAYLOAD_BYTES = 64

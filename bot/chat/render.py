@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 
 from bot.chat.message import MAX_PAYLOAD_BYTES, Button, Reply
 from bot.compose.answer import Answer, AskResult, Citation
 from bot.debate import DebateTurn
+from bot.debate.stance_map import StanceMap
 from bot.ingest.sources import Source, SourceMeta
 from bot.ingest.text import is_question, split_sentences
 from bot.persona.profile import Persona
@@ -131,6 +133,40 @@ def debate_reply(turn: DebateTurn, *, sources: Mapping[str, Source]) -> Reply:
         citations=turn.citations,
         sources=source_lines(turn.citations, sources),
         buttons=citation_buttons(turn.citations),
+    )
+
+
+MAP_SIDES = (("pro", "支持"), ("con", "反对"), ("neutral", "中立或有条件"))
+NOBODY_ON_MAP = "资料里没有人谈过「{proposition}」，所以没有立场可以列出：我不会替任何人编造观点。"
+
+
+def map_reply(found: StanceMap, *, sources: Mapping[str, Source]) -> Reply:
+    """Render a stance map as one compact message: the sides in turn, one cited claim per person."""
+    if not found.positions:
+        silent = "、".join(name for _, name in found.silent)
+        text = NOBODY_ON_MAP.format(proposition=found.proposition)
+        return Reply(f"{text}（{silent}没有谈过它。）" if silent else text, kind="refusal")
+    lines = [f"「{found.proposition}」各方立场："]
+    citations: list[Citation] = []
+    for stance, label in MAP_SIDES:
+        side = found.side(stance)  # type: ignore[arg-type]
+        if not side:
+            continue
+        lines.append(f"\n{label}（{len(side)}）")
+        for position in side:
+            cited = [replace(c, n=len(citations) + i) for i, c in enumerate(position.citations, 1)]
+            citations += cited
+            partial = "（部分）" if position.partial else ""
+            lines.append(f"· {position.name}{partial}：{' '.join(say_quote(c) for c in cited)}")
+    if found.silent:
+        lines.append(f"\n{'、'.join(name for _, name in found.silent)}没有谈过这个命题。")
+    return Reply(
+        "\n".join(lines),
+        kind="map",
+        title="立场图",
+        citations=tuple(citations),
+        sources=source_lines(citations, sources),
+        buttons=citation_buttons(citations),
     )
 
 

@@ -170,6 +170,11 @@ async def debate_command(update: Update, context: BotContext) -> None:
     await answer(update, context)
 
 
+async def map_command(update: Update, context: BotContext) -> None:
+    """Shows who stands where on a proposition, grouped by side, a source button per claim."""
+    await answer(update, context)
+
+
 async def stop_command(update: Update, context: BotContext) -> None:
     """Stops the chat's debate."""
     await answer(update, context)
@@ -285,6 +290,7 @@ def build_application(service: ChatService, settings: Settings) -> PanelApplicat
         "unsubscribe": unsubscribe_command,
         "debate": debate_command,
         "stop": stop_command,
+        "map": map_command,
         "reload": reload_command,
         "addsource": addsource_command,
         "stats": stats_command,
