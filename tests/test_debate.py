@@ -359,3 +359,49 @@ def test_map_json_from_the_command_line(chip_settings: Settings, tmp_path: Path)
     assert list(position) == ["persona", "name", "stance", "claim", "citations", "partial"]
     assert (position["persona"], position["stance"]) == ("lin-hai-feng", "pro")
     assert list(position["citations"][0]) == CITATION_KEYS
+
+
+# -- rounds over richer material -------------------------------------------------------------
+
+FORUM = """主持人周鸣：远程办公会成为主流吗？
+
+陈思远：我认为远程办公一定会成为主流。疫情以后，大部分团队已经证明远程办公完全可行。
+
+陈思远：远程办公让公司可以在全世界招人，这是办公室永远做不到的优势。
+
+陈思远：通勤时间省下来，员工的效率和幸福感都会提高，远程办公会越来越普及。
+
+许知行：我不这么看。远程办公不可能成为主流，大多数公司最终都会回到办公室。
+
+许知行：远程办公很难培养新人，年轻员工没有人带，成长得很慢。
+
+许知行：团队之间的信任很难靠视频会议建立，远程办公不会成为主流的工作方式。
+
+许知行：我承认，疫情以后大部分团队已经证明远程办公完全可行，远程办公一定会越来越普及。
+"""
+
+
+@pytest.fixture(scope="module")
+def forum(tmp_path_factory: pytest.TempPathFactory, panel: Panel) -> Panel:
+    root = tmp_path_factory.mktemp("forum")
+    seeds = root / "seeds"
+    seeds.mkdir()
+    (seeds / "remote_forum.txt").write_text(FORUM, encoding="utf-8")
+    manifest = {"remote_forum": {"title": "远程办公论坛", "outlet": "职场周刊", "date": "2024-06", "kind": "salon"}}
+    (seeds / "sources.yaml").write_text(yaml.safe_dump(manifest, allow_unicode=True), encoding="utf-8")
+    settings = settings_at(root)
+    ingest(settings.seeds_dir, settings.personas_dir, max_bytes=settings.max_source_bytes)
+    return Panel.open(settings, embedder=panel.embedder)
+
+
+def test_a_debate_with_material_left_runs_two_rounds_and_every_rebuttal_holds_its_side(forum: Panel) -> None:
+    debate = stage_debate(forum, "远程办公会成为主流", rounds=2)
+    rebuttals = [t for t in debate.turns if t.kind == "rebuttal"]
+
+    assert (debate.pro, debate.con) == (("chen-si-yuan",), ("xu-zhi-xing",))
+    assert {t.round for t in rebuttals} == {1, 2}
+    for turn in rebuttals:
+        target = debate.turns[turn.replying_to]  # type: ignore[index]
+        assert {turn.stance, target.stance} == {"pro", "con"}
+        doubting = any(word in turn.citations[0].quote for word in ("不", "难", "没有"))
+        assert doubting == (turn.stance == "con")  # the con side doubts; the pro side never argues its case

@@ -98,7 +98,7 @@ def read_claim(proposition: str, registry: PersonaRegistry, idf: Callable[[str],
     proposition = statement_of(proposition)
     terms = tuple(t for t in content_terms(proposition, registry) if not is_cue(t))
     weights = {t: idf(t) for t in terms}
-    cues = [value for _, value, _ in find_cues(proposition) if value]
+    cues = [value for cue, value, at in find_cues(proposition) if value and not _modifies(proposition, at + len(cue))]
     sign = -1 if sum(1 for v in cues if v < 0) > sum(1 for v in cues if v > 0) else 1
     core = _core(proposition)
     match = _SUPERLATIVE_CLAIM.search(proposition)
@@ -110,6 +110,14 @@ def read_claim(proposition: str, registry: PersonaRegistry, idf: Callable[[str],
     subject_text = before[: before.rfind("是")] if "是" in before else before
     subject = tuple(t for t in terms if t in subject_text.lower() and not SUPERLATIVE.match(t) and t != head)
     return Claim(proposition, terms, weights, sign, head=head, kin=kin | {head}, subject=subject, core=core)
+
+
+_MODIFIER = re.compile(r"[^，,。；;的]{0,6}的[^，,。；;]*?(?:就是|是|会|能|应该|更)")
+
+
+def _modifies(proposition: str, end: int) -> bool:
+    """Whether a cue ending at `end` sits in a modifier of the subject (`没犯过错误的干部就是…`), not the predicate."""
+    return bool(_MODIFIER.match(proposition, end))
 
 
 _FRAMING = re.compile(r"^(?:我?认为|我?觉得|我?相信|其实|说到底)|应该|必须")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from bot.compose.answer import Citation
 from bot.compose.extractive import citations_for, say, where
 from bot.debate.lineup import Lineup, choose_lineup
-from bot.debate.stance import Position, Stance
+from bot.debate.stance import Position, Stance, clauses_of
 from bot.debate.summary import SIDE_LABEL, Spoken, summarize
 from bot.debate.transcript import (
     MODERATOR,
@@ -63,6 +63,8 @@ class _Stage:
     spoken: list[Spoken] = field(default_factory=list)
     answered: set[tuple[str, int]] = field(default_factory=set)
     summary: Summary = field(default_factory=Summary)
+    leans: dict[str, float] = field(default_factory=dict)
+    """Net clause polarity toward the proposition, by passage id (weighing is the slow part)."""
 
     # -- the script --------------------------------------------------------------------------
     def script(self) -> Iterator[DebateTurn]:
@@ -131,17 +133,35 @@ class _Stage:
             point = " ".join(c.quote for c in self.turns[index].citations)
             for hit in self.panel.retriever.search(point, top_k=REPLY_HITS, personas=[me]):
                 topic = self.lineup.claim.coverage(hit.passage.text)
-                backs = position.support(hit.passage, stance) >= REPLY_SUPPORT
-                if self._said(hit.passage) or not (topic >= REPLY_TOPIC or backs):
+                lean = self._lean(hit.passage, stance)
+                backs = position.support(hit.passage, stance) >= REPLY_SUPPORT or lean >= REPLY_SUPPORT
+                if self._said(hit.passage) or not self._contradicts(lean, stance) or not (topic >= REPLY_TOPIC or backs):
                     continue
                 fit = hit.dense + TOPIC_SHARE * topic - 0.01 * rank
                 if fit >= REPLY_MIN and (best is None or fit > best[0]):
                     best = (fit, index, hit.passage)
+        if best is None and targets and stance != "neutral":
+            # No close answer to a point: the speaker's next unused passage for its side still answers it.
+            fresh = [p for p in position.passages() if not self._said(p) and self._lean(p, stance) > 0]
+            if fresh:
+                best = (0.0, targets[-1], fresh[0])
         if best is None:
             return None
         _, index, passage = best
         self.answered.add((me, index))
         return self._speak(number, position, stance, passage, kind="rebuttal", replying_to=index)
+
+    def _lean(self, passage: Passage, stance: Stance) -> float:
+        """How far a passage's clauses argue for `stance` (weight × polarity summed; 0 for neutral)."""
+        sign = {"pro": 1.0, "con": -1.0}.get(stance, 0.0)
+        if passage.id not in self.leans:
+            self.leans[passage.id] = sum(c.weight * c.polarity for c in clauses_of(passage, self.lineup.claim))
+        return sign * self.leans[passage.id]
+
+    @staticmethod
+    def _contradicts(lean: float, stance: Stance) -> bool:
+        """Whether a reply with this lean contradicts the other side: it argues for the speaker's own side."""
+        return stance == "neutral" or lean > 0
 
     def _speak(
         self,

@@ -6,7 +6,9 @@
 * every turn citing: share of persona turns with at least one citation (the honest
   “no material” line excluded);
 * verbatim: share of all citations (persona and moderator) whose quote is exactly its span;
-* repeats: persona turns citing a span that overlaps one cited earlier in the same debate.
+* repeats: persona turns citing a span that overlaps one cited earlier in the same debate;
+* map placed: share of the gold people (pro, con and neutral) the stance map shows on their side;
+* map verbatim: share of the map's citations whose quote is exactly its span.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ def score_staged(
 ) -> dict[str, Any]:
     """Stage each gold proposition and compare sides, citations and repeats with the gold."""
     from bot.debate.stage import SILENT
+    from bot.debate.stance_map import map_of
     from bot.debate.transcript import MODERATOR_ID
 
     placed: list[bool] = []
@@ -44,6 +47,8 @@ def score_staged(
     citing: list[bool] = []
     verbatim: list[bool] = []
     repeats = 0
+    mapped: list[bool] = []
+    map_verbatim: list[bool] = []
     rows: list[dict[str, Any]] = []
     for gold in debates:
         debate = stage(gold.proposition)
@@ -53,6 +58,11 @@ def score_staged(
         people = [(name, "pro") for name in gold.pro] + [(name, "con") for name in gold.con]
         right = {name: stance.get(name) == side for name, side in people}
         placed += right.values()
+        found = map_of(gold.proposition, debate.positions, texts)
+        on_map = {p.name: p.stance for p in found.positions}
+        everyone = people + [(name, "neutral") for name in gold.neutral]
+        mapped += [on_map.get(name) == side for name, side in everyone]
+        map_verbatim += [texts.get(c.source, "")[c.start : c.end] == c.quote for p in found.positions for c in p.citations]
         seated += [sides.get(name) == side for name, side in people]
         turns = [t for t in debate.turns if t.persona != MODERATOR_ID and t.text != SILENT]
         citing += [bool(t.citations) for t in turns]
@@ -73,6 +83,7 @@ def score_staged(
                 },
                 "gold": {"pro": list(gold.pro), "con": list(gold.con)},
                 "placed": {name: stance.get(name, "absent") for name, _ in people},
+                "map": {name: on_map.get(name, "absent") for name, _ in everyone},
                 "right": right,
                 "turns": len(debate.turns),
                 "persona_turns": len(turns),
@@ -85,7 +96,14 @@ def score_staged(
         "every_turn_citing": _mean(citing),
         "verbatim": _mean(verbatim),
         "repeats": repeats,
-        "counts": {"debates": len(debates), "people": len(placed), "persona_turns": len(citing)},
+        "map_placed": _mean(mapped),
+        "map_verbatim": _mean(map_verbatim),
+        "counts": {
+            "debates": len(debates),
+            "people": len(placed),
+            "map_people": len(mapped),
+            "persona_turns": len(citing),
+        },
         "debates": rows,
     }
 

@@ -58,6 +58,8 @@ class GoldDebate:
     pro: tuple[str, ...]
     con: tuple[str, ...]
     refs: Mapping[str, tuple[Ref, ...]]  # name -> lines stating that person's side
+    neutral: tuple[str, ...] = ()
+    """People who addressed the proposition without taking a side (conditional, partial, undecided)."""
 
 
 def load_gold_speakers(eval_dir: Path) -> list[GoldLine]:
@@ -113,6 +115,7 @@ def load_gold_debates(eval_dir: Path) -> list[GoldDebate]:
                 pro=tuple(str(p["name"]) for p in pro),
                 con=tuple(str(p["name"]) for p in con),
                 refs={str(p["name"]): tuple(_ref(r) for r in p.get("refs") or ()) for p in pro + con},
+                neutral=tuple(str(p["name"]) for p in row.get("neutral") or ()),
             )
         )
     return debates
